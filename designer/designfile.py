@@ -1,0 +1,199 @@
+"""Design files: TOML read with tomllib, written with tomli-w, validated strictly.
+
+Unknown keys, wrong types and impossible values are DesignErrors naming the file, the layer index and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from designer.design import Design, DesignError, NotebookFigures, check_values
+from designer.layers import LAYER_TYPES, Layer
+
+_TOP_KEYS = {"name", "input_shape", "classes", "notes", "notebook", "layers"}
+_NOTEBOOK_KEYS = {f.name for f in fields(NotebookFigures)}
+
+
+def _type_name(value: object) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+def _coerce(value: Any, annotation: Any, *, index: int | None, kind: str, key: str) -> Any:
+    """Check one TOML value against a layer field's annotation; pairs accept an int or [h, w]."""
+    def fail(expected: str) -> DesignError:
+        return DesignError(f"expected {expected}, received {_type_name(value)} {value!r}", index=index,
+                           kind=kind, key=key)
+
+    if annotation in ("tuple[int, int] | None", "tuple[int, int]"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, value)
+        if (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            return (value[0], value[1])
+        raise fail("an integer or a pair of integers")
+    if annotation == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise fail("an integer")
+    if annotation == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise fail("a number")
+    if annotation == "bool":
+        if isinstance(value, bool):
+            return value
+        raise fail("true or false")
+    if annotation == "str":
+        if isinstance(value, str):
+            return value
+        raise fail("a string")
+    raise AssertionError(f"unhandled annotation {annotation}")
+
+
+def layer_from_dict(data: dict[str, Any], index: int | None = None) -> Layer:
+    """Build one layer from its TOML table; raises DesignError for anything unknown, mistyped or impossible."""
+    kind = data.get("kind")
+    if not isinstance(kind, str):
+        raise DesignError("missing 'kind' (a string such as \"conv2d\")", index=index, key="kind")
+    cls = LAYER_TYPES.get(kind)
+    if cls is None:
+        raise DesignError(f"unknown kind '{kind}'; known kinds: {', '.join(LAYER_TYPES)}", index=index,
+                          key="kind")
+    by_name = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "kind":
+            continue
+        if key not in by_name:
+            raise DesignError(f"unknown key for {kind}; allowed keys: {', '.join(by_name)}", index=index,
+                              kind=kind, key=key)
+        kwargs[key] = _coerce(value, by_name[key].type, index=index, kind=kind, key=key)
+    for f in by_name.values():
+        if f.default is MISSING and f.default_factory is MISSING and f.name not in kwargs:
+            raise DesignError("missing required key", index=index, kind=kind, key=f.name)
+    layer = cls(**kwargs)
+    bad = check_values(layer)
+    if bad is not None:
+        raise DesignError(bad[1], index=index, kind=kind, key=bad[0])
+    return layer
+
+
+def layer_to_dict(layer: Layer) -> dict[str, Any]:
+    """The TOML table of one layer: its kind and every setting."""
+    return {"kind": layer.kind, **layer.config()}
+
+
+def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise DesignError(f"expected {what}, received {_type_name(value)} {value!r}", key=key)
+    return value
+
+
+def _notebook_from_dict(data: Any) -> NotebookFigures:
+    if not isinstance(data, dict):
+        raise DesignError("expected a table", key="notebook")
+    for key in data:
+        if key not in _NOTEBOOK_KEYS:
+            raise DesignError(f"unknown key in [notebook]; allowed: {', '.join(sorted(_NOTEBOOK_KEYS))}",
+                              key=f"notebook.{key}")
+    try:
+        figures = NotebookFigures(**data)
+    except TypeError as exc:
+        raise DesignError(str(exc), key="notebook") from None
+    if figures.params_convention not in ("total", "trainable"):
+        raise DesignError("must be \"total\" or \"trainable\"", key="notebook.params_convention")
+    return figures
+
+
+def design_from_dict(data: dict[str, Any], *, default_name: str = "design") -> Design:
+    """Build a design from a parsed TOML document, validating every key."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise DesignError(f"unknown top-level key; allowed: {', '.join(sorted(_TOP_KEYS))}", key=key)
+    name = _expect(data, "name", str, "a string") if "name" in data else default_name
+    input_shape: tuple[int, ...] = (32, 32, 3)
+    if "input_shape" in data:
+        raw = _expect(data, "input_shape", list, "[height, width, channels]")
+        if len(raw) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw):
+            raise DesignError(f"expected three positive integers [height, width, channels], received {raw}",
+                              key="input_shape")
+        input_shape = tuple(raw)
+    classes = _expect(data, "classes", int, "an integer") if "classes" in data else 10
+    if classes < 1:
+        raise DesignError(f"must be a positive integer, received {classes}", key="classes")
+    notes = _expect(data, "notes", str, "a string") if "notes" in data else ""
+    notebook = _notebook_from_dict(data["notebook"]) if "notebook" in data else None
+    raw_layers = data.get("layers", [])
+    if not isinstance(raw_layers, list) or not all(isinstance(t, dict) for t in raw_layers):
+        raise DesignError("expected an array of tables ([[layers]])", key="layers")
+    layers = tuple(layer_from_dict(t, i) for i, t in enumerate(raw_layers))
+    return Design(name=name, layers=layers, input_shape=input_shape, classes=classes, notes=notes,
+                  notebook=notebook)
+
+
+def design_to_dict(design: Design) -> dict[str, Any]:
+    """The TOML document of a design."""
+    out: dict[str, Any] = {"name": design.name, "input_shape": list(design.input_shape),
+                           "classes": design.classes}
+    if design.notes:
+        out["notes"] = design.notes
+    if design.notebook is not None:
+        out["notebook"] = {f.name: getattr(design.notebook, f.name) for f in fields(NotebookFigures)
+                           if getattr(design.notebook, f.name) not in ("", None)}
+    out["layers"] = [layer_to_dict(layer) for layer in design.layers]
+    return out
+
+
+def loads(text: str, *, source: str = "<string>", default_name: str = "design") -> Design:
+    """Parse a design from TOML text; errors name ``source``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DesignError(f"not valid TOML: {exc}", source=source) from None
+    try:
+        return design_from_dict(data, default_name=default_name)
+    except DesignError as exc:
+        raise exc.in_source(source) from None
+
+
+def load(path: str | os.PathLike[str]) -> Design:
+    """Read a design file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DesignError(f"cannot read design file: {exc.strerror or exc}", source=str(p)) from None
+    except UnicodeDecodeError:
+        raise DesignError("not a UTF-8 text file", source=str(p)) from None
+    return loads(text, source=str(p), default_name=p.stem)
+
+
+def dumps(design: Design) -> str:
+    """The TOML text of a design."""
+    return tomli_w.dumps(design_to_dict(design))
+
+
+def save(design: Design, path: str | os.PathLike[str]) -> None:
+    """Write a design file atomically: a crash mid-write never leaves a half-written file behind."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dumps(design))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
