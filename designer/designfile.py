@@ -14,7 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from designer.design import Design, DesignError, NotebookFigures, check_values
+from designer.design import Design, DesignError, NotebookFigures, analyze, check_values
 from designer.layers import LAYER_TYPES, Layer
 
 _TOP_KEYS = {"name", "input_shape", "classes", "notes", "notebook", "layers"}
@@ -105,10 +105,15 @@ def _notebook_from_dict(data: Any) -> NotebookFigures:
         if key not in _NOTEBOOK_KEYS:
             raise DesignError(f"unknown key in [notebook]; allowed: {', '.join(sorted(_NOTEBOOK_KEYS))}",
                               key=f"notebook.{key}")
-    try:
-        figures = NotebookFigures(**data)
-    except TypeError as exc:
-        raise DesignError(str(exc), key="notebook") from None
+    values: dict[str, Any] = {}
+    for f in fields(NotebookFigures):
+        if f.name in data:
+            # "float | None": None cannot be written in TOML, so a present value must be a number.
+            annotation = str(f.type).removesuffix(" | None")
+            values[f.name] = _coerce(data[f.name], annotation, index=None, kind="", key=f"notebook.{f.name}")
+        elif f.default is MISSING:
+            raise DesignError("missing required key", key=f"notebook.{f.name}")
+    figures = NotebookFigures(**values)
     if figures.params_convention not in ("total", "trainable"):
         raise DesignError("must be \"total\" or \"trainable\"", key="notebook.params_convention")
     return figures
@@ -153,20 +158,27 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     return out
 
 
-def loads(text: str, *, source: str = "<string>", default_name: str = "design") -> Design:
-    """Parse a design from TOML text; errors name ``source``."""
+def loads(text: str, *, source: str = "<string>", default_name: str = "design", validate: bool = False) -> Design:
+    """Parse a design from TOML text; errors name ``source``.
+
+    A design being edited may be invalid for a while (and is saved and reopened so), so shapes are only checked
+    with ``validate=True``: then an impossible shape or an output that is not (classes,) also names ``source``.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DesignError(f"not valid TOML: {exc}", source=source) from None
     try:
-        return design_from_dict(data, default_name=default_name)
+        design = design_from_dict(data, default_name=default_name)
+        if validate:
+            analyze(design)
     except DesignError as exc:
         raise exc.in_source(source) from None
+    return design
 
 
-def load(path: str | os.PathLike[str]) -> Design:
-    """Read a design file."""
+def load(path: str | os.PathLike[str], *, validate: bool = False) -> Design:
+    """Read a design file (``validate``: as for loads)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -174,7 +186,7 @@ def load(path: str | os.PathLike[str]) -> Design:
         raise DesignError(f"cannot read design file: {exc.strerror or exc}", source=str(p)) from None
     except UnicodeDecodeError:
         raise DesignError("not a UTF-8 text file", source=str(p)) from None
-    return loads(text, source=str(p), default_name=p.stem)
+    return loads(text, source=str(p), default_name=p.stem, validate=validate)
 
 
 def dumps(design: Design) -> str:
