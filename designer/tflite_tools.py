@@ -1,0 +1,192 @@
+"""The real TensorFlow Lite toolchain: make a Keras model trained-like, convert it, measure its TFLM arena.
+
+These functions check designer.tflm's estimates and are reused by the export feature. TensorFlow and
+tflite-micro are imported only inside the functions that need them, never at module level, because the app
+process must not pay TensorFlow's ~5 s start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+TFLITE_DTYPES = ("float32", "int8")
+
+# Quiet TensorFlow's C++ logging (it writes to stderr, which the export job keeps as its log).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@dataclass(frozen=True)
+class ArenaMeasurement:
+    """TFLite Micro's own account of a model's tensor arena (RecordingMicroAllocator), in bytes.
+
+    Measured on the host running the Python interpreter (64-bit): the persistent tail holds pointers and
+    C structs that are smaller on a 32-bit Cortex-M.
+    """
+
+    total_bytes: int  # "Arena allocation total": head + tail
+    head_bytes: int  # non-persistent head: activation buffers laid out by the memory planner
+    tail_bytes: int  # persistent tail: tensor structs, op data, quantization params
+
+
+@contextmanager
+def _fd_redirected(fd: int, target: int) -> Iterator[None]:
+    """Point file descriptor ``fd`` at ``target`` for the block (C code writes past Python's sys.std*)."""
+    saved = os.dup(fd)
+    try:
+        os.dup2(target, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+@contextmanager
+def _fd_captured(fd: int) -> Iterator[Callable[[], str]]:
+    """Capture what C code writes to ``fd``; the yielded function returns the text once the block ends."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as tmp:
+        with _fd_redirected(fd, tmp.fileno()):
+            yield lambda: "".join(captured)
+        tmp.seek(0)
+        captured.append(tmp.read().decode("utf-8", errors="replace"))
+
+
+def make_representative(model: keras.Model, *, seed: int = 0) -> keras.Model:
+    """Give a freshly built model trained-like weights, in place, and return it.
+
+    The converter folds Keras' default BatchNorm statistics (mean 0, variance 1, gamma 1, beta 0) and zero
+    biases away, which shrinks both the file and the arena below what a trained model needs. Every BN
+    statistic and every bias gets a seeded non-default value; kernels keep their (already random) init.
+    """
+    # Imported here: numpy only, but keep the module light for callers that never measure.
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "BatchNormalization":
+            gamma, beta, mean, var = (w.shape for w in layer.get_weights())
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma).astype("float32"),
+                rng.uniform(-0.2, 0.2, beta).astype("float32"),
+                rng.uniform(-0.2, 0.2, mean).astype("float32"),
+                rng.uniform(0.5, 1.5, var).astype("float32"),
+            ])
+        elif getattr(layer, "use_bias", False) and layer.get_weights():
+            weights = layer.get_weights()
+            weights[-1] = rng.uniform(-0.1, 0.1, weights[-1].shape).astype("float32")
+            layer.set_weights(weights)
+    return model
+
+
+def _with_batch_one(model: keras.Model) -> keras.Model:
+    """The same model with a static batch of 1 (an unknown batch makes Flatten lower to 4 extra ops)."""
+    # Imported here: keras pulls in TensorFlow (~5 s).
+    import keras
+
+    if model.inputs[0].shape[0] == 1:
+        return model
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], batch_size=1, name=model.inputs[0].name)
+    clone = keras.models.clone_model(model, input_tensors=inputs)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def random_representative_data(input_shape: tuple[int, ...], *, samples: int = 8,
+                               seed: int = 0) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """A representative dataset of uniform [0, 1) images (enough to calibrate ranges for a size estimate)."""
+    import numpy as np  # see make_representative
+
+    def gen() -> Iterator[list[np.ndarray]]:
+        rng = np.random.default_rng(seed)
+        for _ in range(samples):
+            yield [rng.random((1, *input_shape), dtype=np.float32)]
+
+    return gen
+
+
+def convert(model: keras.Model, dtype: str,
+            representative_data: Callable[[], Iterator[list[Any]]] | None = None) -> bytes:
+    """Convert a Keras model to a .tflite flatbuffer: ``float32``, or full-integer ``int8`` (int8 in/out).
+
+    ``representative_data`` calibrates int8 ranges; when None, uniform random images in [0, 1) are used.
+    The converter's stdout chatter ("Saved artifact at ...") is kept off stdout so this can run inside a
+    JSON-lines worker.
+    """
+    if dtype not in TFLITE_DTYPES:
+        raise ValueError(f"unknown dtype '{dtype}'; choose one of {', '.join(TFLITE_DTYPES)}")
+    # Imported here: TensorFlow costs ~5 s and ~500 MB, which the app process must never pay.
+    import tensorflow as tf
+
+    model = _with_batch_one(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if dtype == "int8":
+        shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_data or random_representative_data(shape)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    with open(os.devnull, "w") as devnull, _fd_redirected(1, devnull.fileno()):
+        return bytes(converter.convert())
+
+
+def _micro_interpreter(tflite_bytes: bytes, arena_size: int) -> Any:
+    # Imported here: tflite-micro ships Linux x86_64 wheels only; callers skip cleanly without it.
+    from tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(tflite_bytes, arena_size=arena_size)
+
+
+_ALLOC_LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+
+def measure_arena(tflite_bytes: bytes, *, arena_size: int | None = None) -> ArenaMeasurement:
+    """Load the model in the tflite-micro interpreter and read its arena use from ``print_allocations()``.
+
+    ``arena_size`` defaults to a generous bound; it only needs to be large enough to construct.
+    """
+    size = arena_size or max(1 << 20, 12 * len(tflite_bytes))
+    interpreter = _micro_interpreter(tflite_bytes, size)
+    with _fd_captured(2) as text:
+        interpreter.print_allocations()
+    found = {name: int(n) for name, n in _ALLOC_LINE.findall(text())}
+    if set(found) != {"total", "head", "tail"}:
+        raise RuntimeError(f"could not read the arena size from print_allocations(): {text()[:500]!r}")
+    return ArenaMeasurement(found["total"], found["head"], found["tail"])
+
+
+def constructs(tflite_bytes: bytes, arena_size: int) -> bool:
+    """Whether the tflite-micro interpreter allocates this model's tensors in an arena of ``arena_size``."""
+    # A failed allocation logs to the C-level stderr; keep it out of the caller's log.
+    with open(os.devnull, "w") as devnull, _fd_redirected(2, devnull.fileno()):
+        try:
+            _micro_interpreter(tflite_bytes, arena_size)
+        except RuntimeError:
+            return False
+    return True
+
+
+def smallest_arena(tflite_bytes: bytes, *, upper_bytes: int | None = None) -> int:
+    """The smallest ``arena_size`` (bytes) that constructs, by binary search."""
+    hi = upper_bytes or measure_arena(tflite_bytes).total_bytes + 64
+    while not constructs(tflite_bytes, hi):
+        hi *= 2
+    lo = 0  # invariant: lo fails, hi constructs
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if constructs(tflite_bytes, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -1,0 +1,142 @@
+"""designer.tflm checked against the real TFLite converter and the real tflite-micro interpreter.
+
+Every preset and 20 seeded designs from designer.generate, in int8 and float32: the estimated tensor arena
+against tflite-micro's print_allocations() total and against the smallest arena that constructs, and the
+estimated flatbuffer against the real file. About two minutes on two cores (the conversions dominate).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from designer.design import Design, analyze
+from designer.footprint import estimate
+from designer.generate import deep_design, random_design
+from designer.tflm import estimate_tflm
+from presets import load_preset, preset_ids
+
+pytest.importorskip("tflite_micro", reason="tflite-micro ships Linux x86_64 wheels only")
+pytest.importorskip("tensorflow", reason="the converter needs TensorFlow")
+
+ARENA_TOLERANCE = 0.02
+FILE_TOLERANCE = 0.02
+# Known gap: tensor names make up a third of a tiny flatbuffer and are predicted only approximately, so
+# below this size the file estimate is held to a looser bound (measured worst: 9 %).
+SMALL_FILE_BYTES = 8 * 1024
+SMALL_FILE_TOLERANCE = 0.10
+
+GENERATED_SEEDS = range(20)
+DTYPES = ("int8", "float32")
+
+
+def _designs() -> list[Design]:
+    presets = [load_preset(p) for p in preset_ids()]
+    generated = [random_design(random.Random(seed), name=f"gen{seed}") for seed in GENERATED_SEEDS]
+    return presets + generated
+
+
+DESIGNS = _designs()
+CASES = [(d.name, dtype) for d in DESIGNS for dtype in DTYPES]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the real toolchain says about one design and dtype."""
+
+    file_bytes: int
+    arena_total_bytes: int
+    smallest_arena_bytes: int
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[tuple[str, str], Measured]:
+    """Convert and measure every case once (the converter is the slow part)."""
+    from designer import tflite_tools
+    from designer.keras_build import build_model
+
+    out: dict[tuple[str, str], Measured] = {}
+    for design in DESIGNS:
+        model = tflite_tools.make_representative(build_model(design, batch_size=1))
+        for dtype in DTYPES:
+            tflite = tflite_tools.convert(model, dtype)
+            arena = tflite_tools.measure_arena(tflite)
+            smallest = tflite_tools.smallest_arena(tflite, upper_bytes=arena.total_bytes + 64)
+            out[(design.name, dtype)] = Measured(len(tflite), arena.total_bytes, smallest)
+    return out
+
+
+def _estimate(name: str, dtype: str) -> tuple[int, int]:
+    design = next(d for d in DESIGNS if d.name == name)
+    fp = estimate_tflm(analyze(design), dtype=dtype)
+    return fp.activations_bytes, fp.weights_bytes
+
+
+@pytest.mark.parametrize(("name", "dtype"), CASES)
+def test_arena_within_2_percent(measured: dict[tuple[str, str], Measured], name: str, dtype: str) -> None:
+    est, _ = _estimate(name, dtype)
+    real = measured[(name, dtype)].arena_total_bytes
+    assert abs(est - real) <= ARENA_TOLERANCE * real, f"{name} {dtype}: estimated {est} B, measured {real} B"
+
+
+@pytest.mark.parametrize(("name", "dtype"), CASES)
+def test_smallest_arena_agrees(measured: dict[tuple[str, str], Measured], name: str, dtype: str) -> None:
+    m = measured[(name, dtype)]
+    # The smallest arena_size that constructs is the recorded total, or a few bytes less (alignment slack).
+    assert 0 <= m.arena_total_bytes - m.smallest_arena_bytes <= 16
+    est, _ = _estimate(name, dtype)
+    assert abs(est - m.smallest_arena_bytes) <= ARENA_TOLERANCE * m.smallest_arena_bytes
+
+
+@pytest.mark.parametrize(("name", "dtype"), CASES)
+def test_flatbuffer_size(measured: dict[tuple[str, str], Measured], name: str, dtype: str) -> None:
+    _, est = _estimate(name, dtype)
+    real = measured[(name, dtype)].file_bytes
+    tolerance = FILE_TOLERANCE if real >= SMALL_FILE_BYTES else SMALL_FILE_TOLERANCE
+    assert abs(est - real) <= tolerance * real, f"{name} {dtype}: estimated {est} B, real file {real} B"
+
+
+def test_generated_designs_cover_every_layer_kind() -> None:
+    kinds = {layer.kind for d in DESIGNS for layer in d.layers}
+    assert kinds >= {"conv2d", "depthwise_conv2d", "batchnorm", "activation", "maxpool", "avgpool", "dropout",
+                     "spatial_dropout", "flatten", "global_avg_pool", "dense"}
+
+
+def test_estimate_is_fast() -> None:
+    for design in (load_preset("model13"), deep_design(100)):
+        analysis = analyze(design)
+        start = time.perf_counter()
+        runs = 20
+        for _ in range(runs):
+            estimate_tflm(analysis, dtype="int8")
+        per_call = (time.perf_counter() - start) / runs
+        assert per_call < 0.002, f"{design.name}: {per_call * 1e3:.2f} ms per estimate"
+
+
+def test_layer_rows() -> None:
+    design = load_preset("model5")
+    fp = estimate(design, runtime="tflm", dtype="int8")
+    assert fp.runtime == "tflm" and fp.compression == "none"
+    assert len(fp.layers) == len(design.layers)
+    by_kind = {row.kind: row for row in fp.layers}
+    assert by_kind["dropout"].macc == 0 and by_kind["dropout"].weights_bytes == 0
+    assert by_kind["spatial_dropout"].ram_bytes == 0
+    # Weights: int8 kernels plus int32 biases of every conv/dense, int8 BN scale and offset.
+    conv0 = fp.layers[0]
+    assert conv0.weights_bytes == 3 * 3 * 3 * 32 + 4 * 32
+    assert max(row.ram_bytes for row in fp.layers) <= fp.activations_bytes
+    assert fp.peak_layer is not None and fp.layers[fp.peak_layer].ram_bytes > 0
+    assert fp.runtime_flash_bytes > 0 and fp.runtime_ram_bytes > 0
+    assert math.isclose(sum(r.macc for r in fp.layers), fp.macc)
+
+
+def test_estimator_imports_no_tensorflow() -> None:
+    code = ("import sys, designer.tflm; "
+            "sys.exit(1 if any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
