@@ -1,0 +1,271 @@
+"""Build an export bundle: Keras files, float32 and int8 .tflite, C sources, stedgeai commands and a report.
+
+Everything is written into a scratch folder beside the target and moved into place with ``os.replace`` only
+when complete, so a failed export leaves nothing that looks like a bundle. Progress goes to an ``on_step``
+callback (the worker turns it into protocol events). TensorFlow is imported inside the steps that need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from designer import tflite_tools
+from designer.boards import Board, BoardError, default_board, find_board
+from designer.design import analyze
+from designer.export import csource, report, stedgeai
+from designer.export.evaluate import compare, io_quantization, ops_used
+from designer.export.protocol import STEPS, ExportRequest
+from designer.export.source import ExportData, ExportError, ExportSource, random_data, resolve_source, run_data
+from designer.keras_build import layer_names
+
+if TYPE_CHECKING:
+    import keras
+
+StepCallback = Callable[[str, bool, float, str], None]
+"""on_step(step, done, seconds, detail): called when a step starts (done False) and when it ends."""
+
+BUNDLE_FILES: tuple[str, ...] = (
+    "model.keras", "model.h5", "model_float32.tflite", "model_int8.tflite", "model_data.h", "model_data.c",
+    "model_config.h", "stedgeai.sh", "README.md", "report.md", "report.json",
+)
+"""Files every bundle holds (stedgeai_analyze.txt joins them when stedgeai ran)."""
+
+_MARKER = "report.json"  # a folder holding this is a bundle, which a new export may replace
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A finished bundle: where it is and report.json's content."""
+
+    out_dir: Path
+    report: dict[str, Any]
+
+    @property
+    def untrained(self) -> bool:
+        """Exported from a design, not a trained run."""
+        return bool(self.report["untrained"])
+
+    @property
+    def warnings(self) -> list[str]:
+        """The report's warnings (untrained, int8 accuracy loss, board fit, stedgeai problems)."""
+        return list(self.report["warnings"])
+
+
+def default_out_dir(source: ExportSource) -> Path:
+    """``<run>/export`` for a run, ``exports/<c_name>`` (in the working folder) for a design."""
+    if source.kind == "run":
+        return Path(source.path) / "export"
+    return Path("exports") / csource.c_identifier(source.design.name)
+
+
+def _prepare_target(target: Path) -> Path:
+    """Check the target can be written and return a fresh scratch folder beside it."""
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"cannot export to {target}: it exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / _MARKER).is_file():
+        raise ExportError(f"cannot export to {target}: it exists, is not empty and is not an export bundle "
+                          "(no report.json); choose another --out")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        scratch = parent / f".{target.name}.partial-{os.getpid()}-{time.monotonic_ns()}"
+        scratch.mkdir()
+        probe = scratch / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ExportError(f"cannot write the export to {target}: the folder {parent} is not writable "
+                          f"({exc.strerror or exc})") from None
+    return scratch
+
+
+def _move_into_place(scratch: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(target, old)
+    os.replace(scratch, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _converter_failure(message: str, source: ExportSource, dtype: str) -> str:
+    """A sentence naming the layer (when the converter's message names one of ours) and the op at fault."""
+    where = "a layer"
+    for i, name in enumerate(layer_names(source.design)):
+        # Keras may suffix a name in the traced graph ("l01_activation_1").
+        if re.search(rf"(?<!\w){re.escape(name)}(?:_\d+)?(?!\w)", message):
+            where = f"layer {i} ({source.design.layers[i].kind}, Keras name {name})"
+            break
+    op = re.search(r"'(tf\.\w+)' op is neither a custom op nor a flex op", message)
+    if op:
+        cause = (f"op {op.group(1)} has no TFLite builtin kernel (it would need TF Select, which neither "
+                 "TFLite Micro nor X-CUBE-AI runs)")
+    else:
+        found = re.search(r"op: '(\w+)'|'(tfl?\.\w+)'", message)
+        cause = f"op {found.group(1) or found.group(2)}: {message[:300]}" if found else message[:400]
+    return f"the TFLite converter cannot lower {where} of '{source.design.name}' to {dtype}: {cause}"
+
+
+def _convert(model: keras.Model, dtype: str, source: ExportSource,
+             representative: Callable[[], Iterator[list[Any]]] | None = None) -> bytes:
+    try:
+        return tflite_tools.convert(model, dtype, representative)
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError… all fatal here
+        raise ExportError(_converter_failure(" ".join(str(exc).split()), source, dtype)) from None
+
+
+def _load_model(source: ExportSource, seed: int) -> keras.Model:
+    # Imported here: keras pulls in TensorFlow (~5 s).
+    import keras
+
+    if source.model_path is not None:
+        try:
+            return keras.models.load_model(source.model_path, compile=False)
+        except Exception as exc:  # a corrupt or foreign .keras file: Keras raises many kinds
+            raise ExportError(f"{source.model_path}: cannot load the trained model: {exc}") from None
+    from designer.keras_build import build_model
+
+    keras.utils.set_random_seed(seed)
+    # Trained-like BN statistics and biases: with Keras' defaults the converter folds layers away and the
+    # measured file and arena would be smaller than a trained model's.
+    return tflite_tools.make_representative(build_model(source.design, batch_size=1), seed=seed)
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def export_bundle(request: ExportRequest, on_step: StepCallback | None = None,
+                  on_log: Callable[[str], None] | None = None) -> ExportResult:
+    """Export ``request.source`` into a bundle folder; ExportError names the cause when it cannot."""
+    step_cb = on_step or (lambda *_: None)
+    log = on_log or (lambda _: None)
+    started: dict[str, float] = {}
+
+    def begin(step: str) -> None:
+        assert step in STEPS
+        started[step] = time.perf_counter()
+        step_cb(step, False, 0.0, "")
+
+    def end(step: str, detail: str = "") -> None:
+        step_cb(step, True, time.perf_counter() - started[step], detail)
+
+    begin("load")
+    source = resolve_source(request.source)
+    try:
+        board = find_board(request.board) if request.board else default_board()
+    except BoardError as exc:
+        raise ExportError(str(exc)) from None
+    target = Path(request.out_dir) if request.out_dir else default_out_dir(source)
+    scratch = _prepare_target(target)
+    try:
+        if source.trained:
+            data = run_data(source, data=request.data, calibration_images=request.calibration_images,
+                            eval_images=request.eval_images, seed=request.seed)
+        else:
+            data = random_data(source, images=request.calibration_images, seed=request.seed)
+        model = _load_model(source, request.seed)
+        end("load", f"{source.kind} {source.path}")
+        result = _build(request, source, board, data, model, scratch, begin, end, log)
+        _move_into_place(scratch, target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return ExportResult(target, result)
+
+
+def _build(request: ExportRequest, source: ExportSource, board: Board, data: ExportData, model: keras.Model,
+           out: Path, begin: Callable[[str], None], end: Callable[..., None],
+           log: Callable[[str], None]) -> dict[str, Any]:
+    design = source.design
+    c_name = csource.c_identifier(design.name)
+
+    begin("convert")
+    float_bytes = _convert(model, "float32", source)
+    end("convert", f"model_float32.tflite {len(float_bytes)} B")
+
+    begin("quantize")
+    calib = data.calibration
+
+    def representative() -> Iterator[list[Any]]:
+        for image in calib:
+            yield [image[None, ...]]
+
+    int8_bytes = _convert(model, "int8", source, representative)
+    q_in, q_out = io_quantization(int8_bytes)
+    end("quantize", f"model_int8.tflite {len(int8_bytes)} B, {len(calib)} calibration images")
+
+    begin("measure")
+    arena = tflite_tools.measure_arena(int8_bytes)
+    smallest = tflite_tools.smallest_arena(int8_bytes, upper_bytes=arena.total_bytes + 64)
+    float_arena = tflite_tools.measure_arena(float_bytes)
+    end("measure", f"int8 arena {arena.total_bytes} B (smallest that constructs: {smallest} B)")
+
+    begin("evaluate")
+    if data.test_x is not None:
+        comparison = compare(float_bytes, int8_bytes, data.test_x, data.test_y)
+        eval_on = f"{comparison.images} test images"
+    else:
+        comparison = compare(float_bytes, int8_bytes, calib, None)
+        eval_on = f"{comparison.images} random calibration images (no labels: agreement only)"
+    end("evaluate", eval_on)
+
+    begin("write sources")
+    model.save(out / "model.keras")
+    # Keras 3 still writes the legacy HDF5 format, which is what X-CUBE-AI imports for Keras models.
+    model.save(out / "model.h5")
+    (out / "model_float32.tflite").write_bytes(float_bytes)
+    (out / "model_int8.tflite").write_bytes(int8_bytes)
+    (out / "model_data.h").write_text(csource.model_data_h(c_name, len(int8_bytes)), encoding="utf-8")
+    (out / "model_data.c").write_text(csource.model_data_c(c_name, int8_bytes), encoding="utf-8")
+    cfg = csource.ModelConfig(c_name, tuple(design.input_shape), data.class_names, q_in.scale, q_in.zero_point,
+                              q_out.scale, q_out.zero_point, arena.total_bytes, request.arena_margin_bytes,
+                              data.preprocessing, untrained=not source.trained)
+    (out / "model_config.h").write_text(csource.model_config_h(cfg), encoding="utf-8")
+    script = out / "stedgeai.sh"
+    script.write_text(stedgeai.shell_script(c_name=c_name, target=board.series, compression=request.compression),
+                      encoding="utf-8")
+    script.chmod(0o755)
+    (out / "README.md").write_text(report.bundle_readme(c_name, board, request.compression,
+                                                        untrained=not source.trained), encoding="utf-8")
+    end("write sources", f"C array {c_name}_model_data, arena {cfg.arena_bytes} B")
+
+    begin("stedgeai")
+    analyze_run = None
+    if not request.stedgeai:
+        end("stedgeai", "skipped (disabled)")
+    elif stedgeai.find_stedgeai() is None:
+        end("stedgeai", "skipped: stedgeai is not on PATH")
+    else:
+        analyze_run = stedgeai.run_analyze(out / "model.h5", c_name=c_name, target=board.series,
+                                           compression=request.compression)
+        (out / "stedgeai_analyze.txt").write_text(analyze_run.output_text, encoding="utf-8")
+        if analyze_run.error:
+            log(f"stedgeai analyze: {analyze_run.error}")
+        end("stedgeai", analyze_run.error or "analyze report parsed")
+
+    begin("write report")
+    facts = report.ExportFacts(
+        design=design, analysis=analyze(design), c_name=c_name, source_kind=source.kind,
+        source_path=source.path, trained=source.trained, board=board, compression=request.compression,
+        calibration=data.description, preprocessing=data.preprocessing, class_names=data.class_names,
+        input_quant=asdict(q_in), output_quant=asdict(q_out), arena=asdict(arena), arena_smallest_bytes=smallest,
+        arena_config_bytes=cfg.arena_bytes, arena_margin_bytes=request.arena_margin_bytes,
+        float32_arena=asdict(float_arena), comparison=comparison, evaluated_on=eval_on,
+        files={name: _file_entry(out / name) for name in sorted(os.listdir(out))
+               if (out / name).is_file()},
+        analyze_run=analyze_run, run_metrics=source.metrics, int8_ops=tuple(ops_used(int8_bytes)))
+    data_json = report.build_report(facts)
+    report.write_report(out, data_json)
+    end("write report", f"{len(data_json['warnings'])} warning(s)")
+    return data_json

@@ -1,0 +1,131 @@
+"""The export job's wire protocol: one JSON object per line on the worker's stdout.
+
+It reuses the training protocol's machinery and its ``log`` and ``failed`` events, and adds the two events an
+export needs: ``step`` (a step started or finished: load, convert, quantize, measure, evaluate, write sources,
+stedgeai, write report) and ``exported`` (the bundle is in place, with report.json's summary). The request
+is an :class:`ExportRequest` as one JSON line. No TensorFlow here: the app and the CLI import it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from designer.footprint import COMPRESSIONS
+from designer.training.protocol import Event, Failed, Log, ProtocolError, encode_event
+
+STEPS: tuple[str, ...] = ("load", "convert", "quantize", "measure", "evaluate", "write sources", "stedgeai",
+                          "write report")
+"""Export steps in the order they run (``stedgeai`` only reports a skip when the tool is not on PATH)."""
+
+__all__ = ["STEPS", "Event", "ExportRequest", "Exported", "Failed", "Log", "ProtocolError", "Step",
+           "decode_event", "encode_event"]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything an export needs."""
+
+    source: str
+    """A run folder (runs/<design>-<timestamp>/), a design file (.toml) or a preset id (untrained export)."""
+    out_dir: str | None = None
+    """The bundle folder; default ``<run>/export`` for a run, ``exports/<design>`` for a design."""
+    data: str | None = None
+    """Calibration/test data overriding the run's config.json ``data`` (same forms as training's --data)."""
+    board: str | None = None
+    """Board name (designer.boards); default the catalogue's default board."""
+    compression: str = "high"
+    """X-CUBE-AI weight compression for the float .h5 (none, low, medium, high)."""
+    calibration_images: int = 300
+    """Images of the run's training data used to calibrate int8 ranges."""
+    eval_images: int = 1000
+    """At most this many test images for the float32 vs int8 accuracy comparison."""
+    arena_margin_bytes: int = 1024
+    """Added to the measured TFLM arena in model_config.h (then rounded up to 16)."""
+    stedgeai: bool = True
+    """Run ``stedgeai analyze`` when it is on PATH."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; received "
+                             f"'{self.compression}'")
+        for name in ("calibration_images", "eval_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, received {getattr(self, name)}")
+        if self.arena_margin_bytes < 0:
+            raise ValueError(f"arena_margin_bytes must be >= 0, received {self.arena_margin_bytes}")
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExportRequest:
+        """Parse :meth:`to_json` output; unknown keys and bad values are ProtocolErrors naming them."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"export request is not JSON ({exc}): {text[:200]!r}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError(f"export request must be a JSON object, received {text[:200]!r}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ProtocolError(f"unknown export request keys: {', '.join(unknown)}")
+        if "source" not in data:
+            raise ProtocolError("export request needs 'source' (a run folder, a .toml or a preset id)")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"bad export request: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Step(Event):
+    """A step started (``done`` False) or finished (``done`` True, with ``seconds`` and a short ``detail``)."""
+
+    event: ClassVar[str] = "step"
+    step: str
+    index: int
+    """1-based position in STEPS."""
+    total: int
+    done: bool = False
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Exported(Event):
+    """The bundle is complete and in place. ``summary`` holds report.json's headline figures."""
+
+    event: ClassVar[str] = "exported"
+    out_dir: str
+    untrained: bool
+    warnings: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.event: cls for cls in (Step, Log, Exported, Failed)}
+
+FINAL_EVENTS: tuple[type[Event], ...] = (Exported, Failed)
+"""Every export job's last event is one of these."""
+
+
+def decode_event(line: str) -> Event:
+    """Parse one export protocol line; ProtocolError quotes lines that are not a known event."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        raise ProtocolError(f"not a JSON line: {line[:200]!r}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        raise ProtocolError(f"not an event object: {line[:200]!r}")
+    tag = data.pop("event")
+    cls = EVENT_TYPES.get(tag)
+    if cls is None:
+        raise ProtocolError(f"unknown export event '{tag}'; known: {', '.join(EVENT_TYPES)}")
+    known = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise ProtocolError(f"bad '{tag}' event ({exc}): {line[:200]!r}") from None

@@ -1,0 +1,84 @@
+"""C sources: identifiers, string escapes, the arena margin, and that gcc compiles what we write."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from designer.export.csource import (
+    ModelConfig,
+    arena_with_margin,
+    c_identifier,
+    c_string,
+    model_config_h,
+    model_data_c,
+    model_data_h,
+)
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+
+
+@pytest.mark.parametrize(("name", "ident"), [
+    ("Model2", "model2"), ("My model (v2)", "my_model_v2"), ("2fast", "m_2fast"), ("int", "int_model"),
+    ("", "model"), ("é-net", "net"), ("a__b", "a_b"),
+])
+def test_c_identifier(name: str, ident: str) -> None:
+    assert c_identifier(name) == ident
+
+
+def test_c_string_escapes() -> None:
+    assert c_string('a "b" \\ c?') == '"a \\"b\\" \\\\ c\\077"'
+    assert c_string("é") == '"\\303\\251"'
+
+
+@pytest.mark.parametrize(("measured", "margin", "expected"), [(1000, 1024, 2032), (1008, 1024, 2032),
+                                                              (1009, 1024, 2048), (0, 0, 0)])
+def test_arena_margin(measured: int, margin: int, expected: int) -> None:
+    got = arena_with_margin(measured, margin)
+    assert got == expected and got % 16 == 0 and got >= measured + margin
+
+
+def _config(**kw: object) -> ModelConfig:
+    base = dict(c_name="tiny", input_shape=(8, 8, 3), class_names=("cat", 'say "hi"', "ünï"),
+                input_scale=1 / 255, input_zero_point=-128, output_scale=0.00390625, output_zero_point=-128,
+                arena_measured_bytes=5000, arena_margin_bytes=1024, preprocessing="x = pixel / 255")
+    base.update(kw)
+    return ModelConfig(**base)  # type: ignore[arg-type]
+
+
+def test_config_header_states_the_figures() -> None:
+    text = model_config_h(_config(untrained=True))
+    assert "#define TINY_TENSOR_ARENA_SIZE 6032" in text and "#define TINY_TENSOR_ARENA_MEASURED 5000" in text
+    assert "#define TINY_INPUT_ZERO_POINT (-128)" in text and "64-bit host" in text
+    assert "UNTRAINED" in text
+    assert "UNTRAINED" not in model_config_h(_config())
+
+
+@needs_gcc
+@pytest.mark.parametrize("std", ["c11", "c99"])
+def test_sources_compile_and_hold_the_bytes(tmp_path: Path, std: str) -> None:
+    data = bytes(range(256)) * 3 + b"\x01"
+    (tmp_path / "model_data.h").write_text(model_data_h("tiny", len(data)))
+    (tmp_path / "model_data.c").write_text(model_data_c("tiny", data))
+    (tmp_path / "model_config.h").write_text(model_config_h(_config()))
+    (tmp_path / "main.c").write_text("""
+#include <stdio.h>
+#include <stdint.h>
+#include "model_data.h"
+#include "model_config.h"
+int main(void) {
+    if ((uintptr_t)tiny_model_data % 16 != 0) return 3;
+    if (tiny_model_data_len != TINY_MODEL_DATA_LEN) return 4;
+    fwrite(tiny_model_data, 1, tiny_model_data_len, stdout);
+    fprintf(stderr, "%d %s %d", TINY_TENSOR_ARENA_SIZE, tiny_class_names[1], TINY_NUM_CLASSES);
+    return 0;
+}
+""")
+    flags = [f"-std={std}", "-Wall", "-Wextra", "-Werror", "-pedantic"] if std == "c11" else [f"-std={std}"]
+    subprocess.run(["gcc", *flags, "-o", "prog", "main.c", "model_data.c"], cwd=tmp_path, check=True)
+    done = subprocess.run([str(tmp_path / "prog")], capture_output=True, check=True)
+    assert done.stdout == data
+    assert done.stderr.decode() == '6032 say "hi" 3'

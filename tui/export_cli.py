@@ -1,0 +1,237 @@
+"""``cnn-designer export`` and ``cnn-designer report``: the export bundle and X-CUBE-AI analyze reports.
+
+``export`` runs the export worker (``python -m designer.export.worker``) as a child process and follows its
+JSON-lines events, so this process never imports TensorFlow and the converter's chatter never reaches stdout;
+the worker's stderr is kept in a log file that is named when something goes wrong. ``report`` parses a saved
+``stedgeai analyze`` report. Both print rich tables, or one JSON object with ``--json``. Exit status: 0 done,
+1 the export or the parse failed (one line on stderr says why), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from designer.export.protocol import Exported, ExportRequest, Failed, Log, ProtocolError, Step, decode_event
+from designer.export.stedgeai import AnalyzeReport, ReportParseError, load_report
+from designer.footprint import COMPRESSIONS
+from designer.training.protocol import Event
+
+PROG = "cnn-designer"
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+EventRunner = Callable[[ExportRequest], Iterator[Event]]
+"""Runs an export and yields its events (the real one spawns the worker; tests pass a fake)."""
+
+
+def add_export_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``export RUN_OR_DESIGN [--out DIR] [--board NAME] [--compression C] [--json]``."""
+    p = subparsers.add_parser(
+        "export", prog=f"{PROG} export",
+        help="export a training run (or an untrained design) for STM32: .h5, .tflite, C sources, report",
+        description="Export RUN_OR_DESIGN (a runs/<design>-<timestamp>/ folder, or a preset id / .toml design "
+                    "exported UNTRAINED) as a bundle: model.keras/.h5, float32 and int8 .tflite, model_data.c/.h, "
+                    "model_config.h, stedgeai.sh, README.md and report.md/.json.")
+    p.add_argument("source", metavar="RUN_OR_DESIGN", help="a run folder, a preset id or a design .toml")
+    p.add_argument("--out", metavar="DIR", help="bundle folder (default: RUN/export, or exports/<design>)")
+    p.add_argument("--board", metavar="NAME", help="board to check and target (default: the catalogue's default)")
+    p.add_argument("--compression", choices=COMPRESSIONS, default="high",
+                   help="X-CUBE-AI weight compression for the .h5 (default: high)")
+    p.add_argument("--data", metavar="PATH", help="data set for calibration/evaluation (default: the run's)")
+    p.add_argument("--calibration-images", type=int, default=300, metavar="N",
+                   help="training images used to calibrate int8 (default: 300)")
+    p.add_argument("--eval-images", type=int, default=1000, metavar="N",
+                   help="test images for float32 vs int8 accuracy (default: 1000)")
+    p.add_argument("--no-stedgeai", action="store_true", help="do not run stedgeai analyze even if on PATH")
+    p.add_argument("--json", action="store_true", help="print one JSON object (report.json and where it is)")
+    return p
+
+
+def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``report PATH [--json]``: the figures of a saved X-CUBE-AI analyze report."""
+    p = subparsers.add_parser("report", prog=f"{PROG} report",
+                              help="read a saved stedgeai/X-CUBE-AI analyze report: flash, RAM, MACC, layers")
+    p.add_argument("path", metavar="PATH", help="a report text file, or an export bundle with stedgeai_analyze.txt")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    return p
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+def worker_events(request: ExportRequest, *, log_path: Path) -> Iterator[Event]:
+    """Spawn the export worker and yield its events; its stderr goes to ``log_path``."""
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "designer.export.worker", request.to_json()],
+                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert proc.stdout is not None
+        final = False
+        try:
+            for line in proc.stdout:
+                if not line.strip():
+                    continue
+                try:
+                    event = decode_event(line)
+                except ProtocolError as exc:
+                    log.write(f"[export cli] {exc}\n")
+                    continue
+                final = final or isinstance(event, (Exported, Failed))
+                yield event
+        finally:
+            code = proc.wait()
+        if not final:
+            yield Failed(f"the export worker stopped (exit status {code}) without reporting why; see {log_path}")
+
+
+def _request(args: argparse.Namespace) -> ExportRequest:
+    return ExportRequest(source=args.source, out_dir=args.out, data=args.data, board=args.board,
+                         compression=args.compression, calibration_images=args.calibration_images,
+                         eval_images=args.eval_images, stedgeai=not args.no_stedgeai)
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _print_summary(report: dict[str, Any], out_dir: str, out: Console) -> None:
+    if report["untrained"]:
+        out.print(Panel("UNTRAINED DESIGN: random weights. Sizes and arena are right; predictions are "
+                        "meaningless. Train it and export the run.", title="WARNING", style="bold red"))
+    table = Table(title=f"Exported {report['design']} to {out_dir}", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    files, arena, acc = report["files"], report["arena"], report["accuracy"]
+    table.add_row("int8 .tflite", f"{files['model_int8.tflite']['bytes']:,} B")
+    table.add_row("float32 .tflite", f"{files['model_float32.tflite']['bytes']:,} B")
+    table.add_row("TFLM arena measured / configured", f"{arena['int8_measured_bytes']:,} / {arena['config_bytes']:,} B")
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v:.2%}"
+
+    table.add_row("accuracy float32 / int8", f"{pct(acc['float32'])} / {pct(acc['int8'])}")
+    table.add_row("top-1 agreement", pct(acc["top1_agreement"]))
+    for name, v in report["fit"].items():
+        table.add_row(f"fits {report['board']['name']} ({name})", "yes" if v["fits"] else "NO")
+    out.print(table)
+    for w in report["warnings"]:
+        if not w.startswith("UNTRAINED"):
+            out.print(f"[bold yellow]warning:[/] {escape(w)}")
+
+
+def run_export_command(args: argparse.Namespace, runner: EventRunner | None = None) -> int:
+    """Run ``cnn-designer export``; returns the exit status."""
+    try:
+        request = _request(args)
+    except ValueError as exc:
+        print(f"{PROG} export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    fd, log_name = tempfile.mkstemp(prefix="cnn-designer-export-", suffix=".log")
+    os.close(fd)
+    log_path = Path(log_name)
+    events = runner(request) if runner else worker_events(request, log_path=log_path)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _console()
+    keep_log = False
+    try:
+        for event in events:
+            if isinstance(event, Step) and not args.json:
+                if event.done:
+                    err.print(f"[{event.index}/{event.total}] {event.step}: done in {event.seconds:.1f} s"
+                              + (f" — {event.detail}" if event.detail else ""))
+                else:
+                    err.print(f"[{event.index}/{event.total}] {event.step}…")
+            elif isinstance(event, Log) and event.level != "warning" and not args.json:
+                err.print(event.message)
+            elif isinstance(event, Failed):
+                keep_log = True
+                print(f"{PROG} export: {' '.join(event.reason.split())}", file=sys.stderr)
+                if event.detail or runner is None:
+                    print(f"{PROG} export: worker log: {log_path}", file=sys.stderr)
+                return EXIT_FAILED
+            elif isinstance(event, Exported):
+                report = json.loads((Path(event.out_dir) / "report.json").read_text(encoding="utf-8"))
+                if args.json:
+                    print(json.dumps({"ok": True, "out_dir": event.out_dir, "report": report}, indent=2))
+                else:
+                    _print_summary(report, event.out_dir, out)
+                return 0
+        keep_log = True
+        print(f"{PROG} export: the export ended without a result; worker log: {log_path}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if not keep_log:
+            log_path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _report_path(path: Path) -> Path:
+    if path.is_dir():
+        saved = path / "stedgeai_analyze.txt"
+        if saved.is_file():
+            return saved
+        raise ReportParseError(f"{path}: a folder without stedgeai_analyze.txt; give the report file itself")
+    return path
+
+
+def print_analyze_report(report: AnalyzeReport, source: str, out: Console) -> None:
+    """The headline figures and the per-layer table of an analyze report."""
+    title = f"X-CUBE-AI analyze: {report.model_name or source}"
+    if report.target:
+        title += f" ({report.target}, compression {report.compression or '?'})"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("figure")
+    table.add_column("bytes / count", justify="right")
+    rows = [("weights (flash)", report.weights_bytes), ("activations (RAM)", report.activations_bytes),
+            ("library flash", report.library_flash_bytes), ("library RAM", report.library_ram_bytes),
+            ("total flash", report.total_flash_bytes), ("total RAM", report.total_ram_bytes),
+            ("MACC", report.macc), ("params", report.params)]
+    for name, value in rows:
+        table.add_row(name, "–" if value is None else f"{value:,}")
+    out.print(table)
+    if report.layers:
+        layers = Table(title="Layers", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("m_id", "layer", "type", "output", "params", "bytes", "MACC"):
+            layers.add_column(col, justify="right" if col in ("m_id", "params", "bytes", "MACC") else "left")
+        for layer in report.layers:
+            layers.add_row(str(layer.m_id), escape(layer.name), layer.layer_type, escape(layer.output_shape),
+                           f"{layer.params:,}", f"{layer.param_bytes:,}", f"{layer.macc:,}")
+        out.print(layers)
+    if report.runs > 1:
+        out.print(f"note: {report.runs} analyze runs were interleaved in the file; their figures agree.")
+    for w in report.warnings:
+        out.print(f"[bold yellow]X-CUBE-AI:[/] {escape(w)}")
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """Run ``cnn-designer report PATH``; returns the exit status."""
+    path = Path(args.path)
+    if not path.exists():
+        print(f"{PROG} report: {path}: no such file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        report = load_report(_report_path(path))
+    except ReportParseError as exc:
+        print(f"{PROG} report: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_analyze_report(report, str(path), _console())
+    return 0
