@@ -1,0 +1,282 @@
+"""The cnn-designer command line: JSON shapes and values, tables, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from designer.boards import USER_BOARDS_ENV
+from designer.design import analyze
+from presets import load_preset, preset_ids
+from tui.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD_DESIGNS = sorted((Path(__file__).parent / "data" / "bad").glob("*.toml"))
+
+
+@pytest.fixture(autouse=True)
+def no_user_boards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the developer's own ~/.config boards out of every test."""
+    monkeypatch.delenv(USER_BOARDS_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+# ---------------------------------------------------------------------------------------------- estimate
+
+
+def test_estimate_json_model5(capsys: pytest.CaptureFixture[str]) -> None:
+    report = run_json(capsys, "estimate", "model5")
+    assert report["design"] == "Model5"
+    assert report["board"] == "32L4R9IDISCOVERY"
+    assert (report["runtime"], report["dtype"], report["compression"]) == ("xcubeai", "float32", "high")
+    assert report["params"] == {"total": 552_362, "trainable": 551_466}
+    flash, ram = report["flash"], report["ram"]
+    assert set(flash) >= {"weights", "runtime", "total", "budget"}
+    assert set(ram) >= {"activations", "runtime", "total", "budget"}
+    assert flash["total"] == flash["weights"] + flash["runtime"]
+    assert ram["total"] == ram["activations"] + ram["runtime"]
+    assert (flash["budget"], ram["budget"]) == (2 * 1024 * 1024, 192 * 1024)
+    assert report["fits"] == (flash["total"] <= flash["budget"] and ram["total"] <= ram["budget"])
+    # The notebook: Model5 is 1M25 flash / 147K RAM with X-CUBE-AI, so it fits the seed board.
+    assert report["fits"] is True
+    assert report["macc"] > 0 and report["inference_ms"] > 0
+
+    design = load_preset("model5")
+    layers = report["layers"]
+    assert [row["index"] for row in layers] == list(range(len(design.layers)))
+    assert [row["kind"] for row in layers] == [layer.kind for layer in design.layers]
+    assert set(layers[0]) >= {"index", "kind", "output_shape", "params", "macc", "weights_bytes", "ram_bytes"}
+    assert layers[0]["output_shape"] == [32, 32, 32]
+    assert sum(row["params"] for row in layers) == 552_362
+
+
+@pytest.mark.parametrize("runtime", ["xcubeai", "tflm"])
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_estimate_json_echoes_the_options(capsys: pytest.CaptureFixture[str], runtime: str, dtype: str) -> None:
+    report = run_json(capsys, "estimate", "model2", "--runtime", runtime, "--dtype", dtype,
+                      "--compression", "none", "--board", "nucleo-f446re")
+    assert (report["runtime"], report["dtype"], report["board"]) == (runtime, dtype, "NUCLEO-F446RE")
+    assert report["ram"]["budget"] == 128 * 1024
+
+
+def test_int8_is_faster_and_smaller_than_float32(capsys: pytest.CaptureFixture[str]) -> None:
+    f32 = run_json(capsys, "estimate", "model5", "--compression", "none")
+    i8 = run_json(capsys, "estimate", "model5", "--compression", "none", "--dtype", "int8")
+    assert i8["inference_ms"] < f32["inference_ms"]
+    assert i8["flash"]["weights"] < f32["flash"]["weights"]
+
+
+def test_estimate_reads_a_design_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from designer import designfile
+
+    path = tmp_path / "mine.toml"
+    designfile.save(load_preset("model2"), path)
+    report = run_json(capsys, "estimate", str(path))
+    assert report["source"] == str(path)
+    assert report["params"]["total"] == analyze(load_preset("model2")).params_total
+
+
+def test_estimate_tables_mark_peak_ram_and_heaviest_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "estimate", "model5")
+    assert (code, err) == (0, "")
+    assert "Model5" in out and "32L4R9IDISCOVERY" in out
+    assert "(estimate)" in out
+    assert out.count("peak RAM") == 1 and out.count("most weights") == 1
+
+
+# ---------------------------------------------------------------------------------------------- presets / boards
+
+
+def test_presets_json(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "presets")
+    assert data["board"] == "32L4R9IDISCOVERY"
+    rows = data["presets"]
+    assert [row["id"] for row in rows] == preset_ids()
+    for row in rows:
+        notebook = row["notebook"]
+        convention = notebook["params_convention"]
+        # Our params are exact (Keras agrees), so they equal the notebook's in the notebook's convention.
+        assert row["estimate"]["params"][convention] == notebook["params"], row["id"]
+        assert set(row["estimate"]) >= {"flash_bytes", "ram_bytes", "flash_text", "ram_text"}
+        assert isinstance(row["fits"], bool)
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["model5"]["notebook"]["rom"] == "1M25"
+    assert by_id["model0"]["fits"] is False
+
+
+def test_presets_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "presets")
+    assert code == 0
+    for preset_id in preset_ids():
+        assert preset_id in out
+    assert "84.02" in out and "1M25" in out
+
+
+def test_boards_json(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "boards")
+    assert data["default"] == "32L4R9IDISCOVERY"
+    boards = data["boards"]
+    assert len(boards) >= 12
+    assert [b["name"] for b in boards if b["default"]] == ["32L4R9IDISCOVERY"]
+    assert set(boards[0]) >= {"name", "mcu", "core", "series", "clock_hz", "flash_bytes", "ram_bytes", "ram_region"}
+
+
+def test_boards_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "boards")
+    assert code == 0
+    assert "NUCLEO-G0B1RE" in out and "cortex-m0+" in out and "B-U585I-IOT02A" in out
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "presets" in out and "estimate" in out
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Each bad input: argv and fragments its one stderr line must hold."""
+    malformed = _write(tmp_path, "malformed.toml", 'name = "x\n')
+    mistyped = _write(tmp_path, "mistyped.toml", '[[layers]]\nkind = "conv2d"\nfilters = "many"\n')
+    impossible = _write(tmp_path, "impossible.toml", '[[layers]]\nkind = "conv2d"\nfilters = 8\nkernel = 40\n'
+                                                     'padding = "valid"\n[[layers]]\nkind = "flatten"\n'
+                                                     '[[layers]]\nkind = "dense"\nunits = 10\n')
+    return {
+        "unknown-preset": (["estimate", "model99"], ["'model99'", "model0, model1"]),
+        "missing-file": (["estimate", str(tmp_path / "nope.toml")], ["nope.toml", "cannot read design file"]),
+        "malformed-file": (["estimate", malformed], ["malformed.toml", "not valid TOML"]),
+        "mistyped-key": (["estimate", mistyped], ["mistyped.toml", "layer 0 (conv2d)", "key 'filters'"]),
+        "impossible-layer": (["estimate", impossible], ["impossible.toml", "layer 0 (conv2d)", "kernel=(40, 40)"]),
+        "unknown-board": (["estimate", "model5", "--board", "NUCLEO-X"], ["unknown board 'NUCLEO-X'",
+                                                                           "NUCLEO-F446RE"]),
+        "unknown-runtime": (["estimate", "model5", "--runtime", "onnx"], ["--runtime", "'onnx'"]),
+        "missing-design": (["estimate"], ["required", "DESIGN"]),
+        "presets-unknown-board": (["presets", "--board", "nope"], ["unknown board 'nope'"]),
+        "app-unknown-preset": (["--preset", "model99"], ["unknown preset 'model99'"]),
+        "app-impossible-layer": ([impossible], ["impossible.toml", "layer 0 (conv2d)"]),
+        "app-unknown-word": (["frobnicate"], ["'frobnicate'"]),
+    }
+
+
+BAD_INPUT_IDS = ["unknown-preset", "missing-file", "malformed-file", "mistyped-key", "impossible-layer",
+                 "unknown-board", "unknown-runtime", "missing-design", "presets-unknown-board", "app-unknown-preset",
+                 "app-impossible-layer", "app-unknown-word"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT_IDS)
+def test_bad_input_exits_2_with_one_line(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv, fragments = _bad_inputs(tmp_path)[case]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("cnn-designer")
+    for fragment in fragments:
+        assert fragment in err
+
+
+@pytest.mark.parametrize("path", BAD_DESIGNS, ids=[p.name for p in BAD_DESIGNS])
+def test_every_bad_design_fixture_exits_2_naming_the_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "estimate", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and str(path) in err
+
+
+def test_bad_user_boards_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(USER_BOARDS_ENV, _write(tmp_path, "boards.toml", "boardz = 1\n"))
+    code, _, err = run(capsys, "boards")
+    assert code == 2
+    assert err.count("\n") == 1 and "boards.toml, key 'boardz'" in err
+
+
+def test_module_entry_point_exits_2_without_traceback() -> None:
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "estimate", "model99"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- opening the app
+
+
+@pytest.fixture
+def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Stand in for tui.app so these tests check what the CLI hands over, not the app itself."""
+    calls: list[dict[str, Any]] = []
+    module = types.ModuleType("tui.app")
+
+    def run_app(**kwargs: Any) -> int:
+        calls.append(kwargs)
+        return 0
+
+    module.run_app = run_app  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tui.app", module)
+    return calls
+
+
+def test_preset_option_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--preset", "model5")[0] == 0
+    assert fake_app == [{"path": None, "preset": "model5"}]
+
+
+def test_preset_id_as_design_opens_the_app(fake_app: list[dict[str, Any]],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "Model2")[0] == 0
+    assert fake_app == [{"path": None, "preset": "model2"}]
+
+
+def test_design_file_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+                                   tmp_path: Path) -> None:
+    from designer import designfile
+
+    path = tmp_path / "mine.toml"
+    designfile.save(load_preset("model4"), path)
+    assert run(capsys, str(path))[0] == 0
+    assert fake_app == [{"path": str(path), "preset": None}]
+
+
+def test_new_design_file_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    path = tmp_path / "new.toml"
+    assert run(capsys, str(path))[0] == 0
+    assert fake_app == [{"path": str(path), "preset": None}]
+
+
+def test_no_arguments_opens_an_empty_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys)[0] == 0
+    assert fake_app == [{"path": None, "preset": None}]
+
+
+def test_file_and_preset_together_is_bad_input(fake_app: list[dict[str, Any]],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "model2", "--preset", "model5")
+    assert code == 2 and err.count("\n") == 1
+    assert fake_app == []
