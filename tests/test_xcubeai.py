@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -130,16 +129,6 @@ def test_int8_is_smaller_and_sane() -> None:
     assert i8.macc == f32.macc
     # Compression applies to float weights only.
     assert estimate(design, runtime="xcubeai", dtype="int8", compression="high").weights_bytes == i8.weights_bytes
-
-
-def test_fast() -> None:
-    analyses = [analyze(load_preset(p)) for p in NOTEBOOK_MODELS]
-    start = time.perf_counter()
-    for _ in range(20):
-        for a in analyses:
-            estimate_xcubeai(a, dtype="float32", compression="high")
-    per_call = (time.perf_counter() - start) / (20 * len(analyses))
-    assert per_call < 1e-3
 
 
 @pytest.mark.parametrize(("n_bytes", "text"), [
