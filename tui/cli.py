@@ -26,9 +26,10 @@ from designer.boards import Board, BoardError, default_board, find_board, fits, 
 from designer.design import Design, DesignError, analyze
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate, format_size
 from presets import load_preset, preset_ids
+from tui.export_cli import add_export_command, add_report_command, run_export_command, run_report_command
 
 PROG = "cnn-designer"
-COMMANDS = ("presets", "boards", "estimate")
+COMMANDS = ("presets", "boards", "estimate", "export", "report")
 EXIT_BAD_INPUT = 2
 
 
@@ -57,20 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     """The subcommand parser (``presets``, ``boards``, ``estimate``)."""
     parser = _Parser(
         prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {{presets,boards,estimate}} ...",
+        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {{presets,boards,estimate,export,report}} ...",
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate}")
+    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,export,report}")
     presets = sub.add_parser("presets", prog=f"{PROG} presets",
                              help="the seed notebook's Model0-13: notebook figures vs estimates")
     _add_estimate_options(presets)
+    presets.add_argument("--markdown", action="store_true",
+                         help="print a markdown table (the README's preset table is made with it)")
     boards = sub.add_parser("boards", prog=f"{PROG} boards", help="the board catalogue (shipped + user boards)")
     boards.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est = sub.add_parser("estimate", prog=f"{PROG} estimate",
                          help="flash, RAM, MACC and inference time of one design on one board")
     est.add_argument("design", metavar="DESIGN", help="a preset id (model0 ... model13) or a design file path")
     _add_estimate_options(est)
+    add_export_command(sub)
+    add_report_command(sub)
     return parser
 
 
@@ -144,6 +149,9 @@ def cmd_presets(args: argparse.Namespace, out: Console) -> int:
                     "compression": args.compression}
         _print_json({**settings, "presets": rows})
         return 0
+    if args.markdown:
+        sys.stdout.write(_presets_markdown(rows, board, args))
+        return 0
     table = Table(title=f"Presets: notebook (X-CUBE-AI) vs estimated ({args.runtime}, {args.dtype}, compression "
                         f"{args.compression}), fit on {board.name}", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("id", no_wrap=True)
@@ -167,6 +175,29 @@ def cmd_presets(args: argparse.Namespace, out: Console) -> int:
     out.print("nb = the seed notebook's figures; t = trainable count (else Keras count_params()); K = KiB, "
               "M = MiB.")
     return 0
+
+
+def _presets_markdown(rows: list[dict[str, Any]], board: Board, args: argparse.Namespace) -> str:
+    lines = [
+        f"| preset | params (notebook) | params (ours) | ROM notebook / ours | RAM notebook / ours | "
+        f"accuracy % (notebook) | fits {board.name} |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        nb = row["notebook"] or {}
+        convention = nb.get("params_convention", "total")
+        mark = "" if convention == "total" else " (trainable)"
+        ours = row["estimate"]
+        acc = nb.get("accuracy_percent")
+        lines.append(
+            f"| {row['name']} | {nb['params']:,}{mark} | {ours['params'][convention]:,} | "
+            f"{nb.get('rom') or '–'} / {ours['flash_text']} | {nb.get('ram') or '–'} / {ours['ram_text']} | "
+            f"{'–' if acc is None else f'{acc:.2f}'} | {'yes' if row['fits'] else 'no'} |"
+        )
+    lines.append("")
+    lines.append(f"Estimated with `{args.runtime}`, {args.dtype}, compression {args.compression}; "
+                 "K = KiB (truncated), M = MiB (2 decimals), as X-CUBE-AI prints them.")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- boards
@@ -357,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and (args_list[0] in COMMANDS or args_list[0] in ("-h", "--help")):
             args = build_parser().parse_args(args_list)
             out = _console()
+            if args.command == "export":
+                return run_export_command(args)
+            if args.command == "report":
+                return run_report_command(args)
             handler = {"presets": cmd_presets, "boards": cmd_boards, "estimate": cmd_estimate}[args.command]
             return handler(args, out)
         app_args = build_app_parser().parse_args(args_list)
