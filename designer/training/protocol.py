@@ -1,0 +1,250 @@
+"""The training job's wire protocol: its configuration and the events it prints, one JSON object per line.
+
+The worker (``python -m designer.training.worker``) reads a :class:`TrainConfig` as JSON and writes events to
+its protocol stream; the CLI and the app's runner parse them back with :func:`decode_event`. Every event is a
+small frozen dataclass; :func:`encode_event` / :func:`decode_event` round-trip each of them exactly (tests check
+it). Non-finite floats (a diverging loss) travel as ``null``, so every line is strict JSON.
+
+Epoch numbers in events are 1-based ("epoch 3 of 200"); steps are 1-based within an epoch. This module imports
+no TensorFlow: the app and the CLI import it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+STRATEGIES: tuple[str, ...] = ("default", "mirrored")
+"""``default``: one device, as Keras picks it. ``mirrored``: tf.distribute.MirroredStrategy over local GPUs."""
+
+CANCEL_COMMAND = "cancel"
+"""A line on the worker's stdin that asks it to stop after the current step (like SIGINT/SIGTERM)."""
+
+
+class ProtocolError(ValueError):
+    """A line that is not a known event or config; the message quotes what was received."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training job needs; saved as the run's config.json (with the resolved seed and data)."""
+
+    design: str
+    """A design file (.toml) path or a preset id such as ``model2``."""
+    data: str = "cifar10"
+    """``cifar10``, an image folder, a .tar.gz/.zip of one, or an .npz with x_train, y_train, x_test, y_test."""
+    epochs: int = 10
+    """The epoch to train up to (a resumed run continues from where it stopped up to this one)."""
+    batch_size: int = 64
+    """Global batch size in images (split across replicas with --strategy mirrored)."""
+    learning_rate: float = 1e-3
+    """Adam's initial learning rate."""
+    augment: bool = False
+    """Random horizontal flip and translation by up to 10 % of the image size."""
+    seed: int | None = None
+    """Seed for weights, shuffling and augmentation; None picks one and records it in config.json."""
+    out_dir: str = "runs"
+    """Where run folders are created (``<out_dir>/<design>-<timestamp>/``)."""
+    run_dir: str | None = None
+    """A run folder prepared by the caller (the client does this so the worker's stderr lands in it)."""
+    resume: str | None = None
+    """A run folder to continue from its last.keras and history."""
+    strategy: str = "default"
+    validation_split: float = 0.1
+    """Fraction of the training images held out for validation when the data has no test split."""
+    early_stopping: int = 0
+    """Stop after this many epochs without a better val_accuracy; 0 disables it."""
+    reduce_lr: int = 0
+    """Halve the learning rate after this many epochs without a better val_loss; 0 disables it."""
+    limit: int | None = None
+    """Use at most this many training images (quick trials, benchmarks)."""
+    cpu_devices: int = 1
+    """Split the CPU into this many logical devices (to exercise --strategy mirrored without GPUs)."""
+    cache_dir: str | None = None
+    """Where archives are extracted; default ~/.cache/cnn-designer/datasets."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, received {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, received {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, received {self.learning_rate}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; received '{self.strategy}'")
+        if not 0.0 < self.validation_split < 1.0:
+            raise ValueError(f"validation_split must be in (0, 1), received {self.validation_split}")
+        if self.cpu_devices < 1:
+            raise ValueError(f"cpu_devices must be >= 1, received {self.cpu_devices}")
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a parsed JSON object; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ProtocolError(f"unknown training config keys: {', '.join(unknown)}")
+        if "design" not in data:
+            raise ProtocolError("training config needs 'design' (a .toml path or a preset id)")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"bad training config: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """Parse :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"training config is not JSON ({exc}): {text[:200]!r}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError(f"training config must be a JSON object, received {text[:200]!r}")
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; ``event`` is the JSON tag."""
+
+    event: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """Data loaded and model built; training is about to begin."""
+
+    event: ClassVar[str] = "started"
+    design: str
+    run_dir: str
+    epochs: int
+    initial_epoch: int
+    """Epochs already done (non-zero when resuming)."""
+    steps_per_epoch: int
+    batch_size: int
+    train_images: int
+    val_images: int
+    test_images: int
+    class_names: list[str]
+    params: int
+    strategy: str = "default"
+    replicas: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EpochStart(Event):
+    event: ClassVar[str] = "epoch_start"
+    epoch: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Within an epoch, at most five per second. ``eta_s`` is the time left for the whole job's training steps."""
+
+    event: ClassVar[str] = "progress"
+    epoch: int
+    step: int
+    steps: int
+    loss: float | None
+    accuracy: float | None
+    images_per_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class EpochEnd(Event):
+    """One finished epoch. ``train_s`` is the training part only (validation excluded)."""
+
+    event: ClassVar[str] = "epoch_end"
+    epoch: int
+    epochs: int
+    loss: float | None
+    accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    train_s: float
+    images_per_s: float
+    best: bool = False
+    """This epoch's val_accuracy is the best so far (best.keras was written)."""
+
+
+@dataclass(frozen=True)
+class Log(Event):
+    event: ClassVar[str] = "log"
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The job ended without error. ``status`` is ``completed`` or ``cancelled``; ``ok`` is True only when
+    completed (a cancelled run has no test metrics). ``metrics`` is metrics.json's content when completed."""
+
+    event: ClassVar[str] = "finished"
+    ok: bool
+    status: str
+    run_dir: str
+    epochs_completed: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The job ended with an error; ``reason`` is a sentence for people, ``detail`` a traceback (may be '')."""
+
+    event: ClassVar[str] = "failed"
+    reason: str
+    run_dir: str = ""
+    detail: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event: cls for cls in (Started, EpochStart, Progress, EpochEnd, Log, Finished, Failed)
+}
+
+FINAL_EVENTS: tuple[type[Event], ...] = (Finished, Failed)
+"""Every job's last event is one of these."""
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode_event(event: Event) -> str:
+    """One line of strict JSON (no trailing newline)."""
+    return json.dumps({"event": event.event, **_finite(asdict(event))}, allow_nan=False)
+
+
+def decode_event(line: str) -> Event:
+    """Parse one protocol line; ProtocolError quotes lines that are not a known event."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        raise ProtocolError(f"not a JSON line: {line[:200]!r}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        raise ProtocolError(f"not an event object: {line[:200]!r}")
+    tag = data.pop("event")
+    cls = EVENT_TYPES.get(tag)
+    if cls is None:
+        raise ProtocolError(f"unknown event '{tag}'; known: {', '.join(EVENT_TYPES)}")
+    known = {f.name for f in fields(cls)}
+    try:
+        # Unknown keys are dropped, so a newer worker can add fields without breaking an older reader.
+        return cls(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise ProtocolError(f"bad '{tag}' event ({exc}): {line[:200]!r}") from None

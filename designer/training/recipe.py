@@ -1,0 +1,208 @@
+"""The training recipe and its bookkeeping: compile, per-step monitoring, checkpoints, history and test metrics.
+
+:class:`Monitor` holds the logic of a training job's callback in plain Python (events, throttling, cancel,
+checkpoints, history); :func:`keras_callback` wraps it in a Keras Callback. Keras is imported inside the
+functions that need it, never at module level.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from designer.design import Design
+from designer.training import runs
+from designer.training.protocol import EpochEnd, EpochStart, Event, Progress
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+PROGRESS_INTERVAL_S = 0.2
+"""At most five progress events per second."""
+
+
+class Cancelled(Exception):
+    """Raised from a batch hook when the job was asked to stop: fit() returns control after that step."""
+
+
+def outputs_probabilities(design: Design) -> bool:
+    """Whether the design ends in softmax (else its outputs are taken as logits)."""
+    for layer in reversed(design.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return activation == "softmax"
+    return False
+
+
+def compile_model(model: keras.Model, design: Design, learning_rate: float) -> None:
+    """Adam + sparse categorical cross-entropy + accuracy."""
+    import keras  # TensorFlow only in the worker process
+
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(design))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+
+
+def current_lr(model: keras.Model) -> float:
+    """The optimizer's learning rate now."""
+    value = float(model.optimizer.learning_rate.numpy())
+    return float(f"{value:.6g}")  # drop float32 noise (0.0010000000474974513)
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """model.save through a temporary name, so a crash never leaves a truncated checkpoint."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+class Monitor:
+    """Turns fit()'s hooks into protocol events, checkpoints and history rows; raises Cancelled when asked."""
+
+    def __init__(self, *, emit: Callable[[Event], None], cancel: threading.Event, run_dir: Path, epochs: int,
+                 steps: int, batch_size: int, train_images: int, history: list[dict[str, Any]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit = emit
+        self.cancel = cancel
+        self.run_dir = run_dir
+        self.epochs = epochs
+        self.steps = steps
+        self.batch_size = batch_size
+        self.train_images = train_images
+        self.history = history
+        self.clock = clock
+        vals = [r["val_accuracy"] for r in history if r.get("val_accuracy") is not None]
+        self.best_val_accuracy: float | None = max(vals) if vals else None
+        self._last_progress = -math.inf
+        self._epoch = 0
+        self._epoch_t0 = 0.0
+        self._first_step_t = 0.0
+        self._train_end_t = 0.0
+        self._lr = 0.0
+
+    def check_cancel(self) -> None:
+        """Raise Cancelled when a stop was requested."""
+        if self.cancel.is_set():
+            raise Cancelled
+
+    def epoch_begin(self, epoch: int, lr: float) -> None:
+        """``epoch`` is Keras' 0-based index."""
+        self.check_cancel()
+        self._epoch = epoch + 1
+        self._lr = lr
+        self._epoch_t0 = self.clock()
+        self._first_step_t = 0.0
+        self._train_end_t = 0.0
+        self.emit(EpochStart(epoch=self._epoch, epochs=self.epochs))
+
+    def _steps_per_s(self, step: int, now: float) -> float:
+        # The first step of a run includes tracing; rate from its end on, once there is a second step.
+        if step > 1 and now > self._first_step_t:
+            return (step - 1) / (now - self._first_step_t)
+        return step / max(now - self._epoch_t0, 1e-9)
+
+    def train_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """``batch`` is Keras' 0-based step index within the epoch."""
+        now = self.clock()
+        step = batch + 1
+        if step == 1:
+            self._first_step_t = now
+        self._train_end_t = now
+        if now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            rate = self._steps_per_s(step, now)
+            left = (self.steps - step) + (self.epochs - self._epoch) * self.steps
+            self.emit(Progress(epoch=self._epoch, step=step, steps=self.steps, loss=_float(logs.get("loss")),
+                               accuracy=_float(logs.get("accuracy")),
+                               images_per_s=round(rate * self.batch_size, 1),
+                               eta_s=round(left / rate, 1) if rate > 0 else None))
+        self.check_cancel()
+
+    def epoch_end(self, epoch: int, logs: dict[str, Any], model: keras.Model) -> None:
+        """Record the epoch, save last.keras (and best.keras when val_accuracy improved), emit epoch_end."""
+        train_s = max((self._train_end_t or self.clock()) - self._epoch_t0, 1e-9)
+        row = {"epoch": epoch + 1, "loss": _float(logs.get("loss")), "accuracy": _float(logs.get("accuracy")),
+               "val_loss": _float(logs.get("val_loss")), "val_accuracy": _float(logs.get("val_accuracy")),
+               "lr": self._lr, "train_s": round(train_s, 3)}
+        val = row["val_accuracy"]
+        best = val is not None and (self.best_val_accuracy is None or val > self.best_val_accuracy)
+        save_model(model, self.run_dir / runs.LAST_MODEL)
+        if best:
+            self.best_val_accuracy = val
+            save_model(model, self.run_dir / runs.BEST_MODEL)
+        self.history.append(row)
+        runs.write_history(self.run_dir, self.history)
+        runs.write_status(self.run_dir, "running", len(self.history))
+        self.emit(EpochEnd(epoch=epoch + 1, epochs=self.epochs, loss=row["loss"], accuracy=row["accuracy"],
+                           val_loss=row["val_loss"], val_accuracy=val, lr=self._lr, train_s=round(train_s, 3),
+                           images_per_s=round(self.train_images / train_s, 1), best=best))
+
+
+def keras_callback(monitor: Monitor) -> keras.callbacks.Callback:
+    """A Keras Callback that forwards fit()'s hooks to ``monitor``."""
+    import keras  # TensorFlow only in the worker process
+
+    class _MonitorCallback(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            monitor.epoch_begin(epoch, current_lr(self.model))
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            monitor.train_batch_end(batch, logs or {})
+
+        def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            monitor.check_cancel()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            monitor.epoch_end(epoch, logs or {}, self.model)
+
+    return _MonitorCallback()
+
+
+def plateau_callbacks(early_stopping: int, reduce_lr: int) -> list[keras.callbacks.Callback]:
+    """EarlyStopping on val_accuracy and ReduceLROnPlateau (halving) on val_loss, when their patience > 0."""
+    import keras  # TensorFlow only in the worker process
+
+    out: list[keras.callbacks.Callback] = []
+    if early_stopping > 0:
+        out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=early_stopping))
+    if reduce_lr > 0:
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=reduce_lr,
+                                                     min_lr=1e-6))
+    return out
+
+
+def evaluate_metrics(model: keras.Model, test: tf.data.Dataset, y_true: np.ndarray,
+                 class_names: tuple[str, ...], evaluated_on: str) -> dict[str, Any]:
+    """metrics.json: test loss and accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
+    scores = model.evaluate(test, verbose=0, return_dict=True)
+    probs = model.predict(test, verbose=0)
+    y_pred = np.argmax(probs, axis=-1)
+    n = len(class_names)
+    confusion = np.zeros((n, n), np.int64)
+    np.add.at(confusion, (y_true.astype(np.int64), y_pred.astype(np.int64)), 1)
+    totals = confusion.sum(axis=1)
+    per_class = {name: (float(confusion[i, i] / totals[i]) if totals[i] else None)
+                 for i, name in enumerate(class_names)}
+    return {
+        "test_accuracy": _float(scores.get("accuracy")),
+        "test_loss": _float(scores.get("loss")),
+        "test_images": int(len(y_true)),
+        "evaluated_on": evaluated_on,
+        "class_names": list(class_names),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": confusion.tolist(),
+    }

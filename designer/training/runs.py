@@ -1,0 +1,227 @@
+"""Run folders: ``<runs>/<design>-<timestamp>/`` with everything a training job leaves behind, and look-ups.
+
+A run folder holds design.toml (the design as trained), config.json (the job's settings with the resolved seed,
+the data's class names and the preprocessing), best.keras and last.keras, history.csv and history.json (one row
+per finished epoch), status.json (running, completed, cancelled or failed), metrics.json (test loss and
+accuracy, per-class accuracy, confusion matrix; completed runs only) and worker.log (the worker's stderr).
+
+No TensorFlow here: the app reads runs (``best_run_for``) for its notebook view.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from designer import designfile
+from designer.design import Design, DesignError
+from designer.training.protocol import TrainConfig
+
+DESIGN_FILE = "design.toml"
+CONFIG_FILE = "config.json"
+BEST_MODEL = "best.keras"
+LAST_MODEL = "last.keras"
+HISTORY_CSV = "history.csv"
+HISTORY_JSON = "history.json"
+METRICS_FILE = "metrics.json"
+STATUS_FILE = "status.json"
+LOG_FILE = "worker.log"
+HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "train_s")
+
+
+def slug(name: str) -> str:
+    """A design name made safe for a folder name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    return cleaned or "design"
+
+
+def create_run_dir(out_dir: str | os.PathLike[str], design_name: str, now: datetime | None = None) -> Path:
+    """Make a new, unique ``<out_dir>/<design>-<YYYYmmdd-HHMMSS>[-n]`` folder and return it."""
+    base = Path(out_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    stem = f"{slug(design_name)}-{stamp}"
+    for n in range(1, 1000):
+        candidate = base / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{base}: too many runs named {stem}")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON, or None when the file is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's finished epochs (rows of :data:`HISTORY_COLUMNS`), oldest first."""
+    rows = read_json(run_dir / HISTORY_JSON)
+    return rows if isinstance(rows, list) else []
+
+
+def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """history.json and history.csv from the same rows."""
+    write_json(run_dir / HISTORY_JSON, rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(HISTORY_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_COLUMNS})
+    write_text(run_dir / HISTORY_CSV, buf.getvalue())
+
+
+def write_status(run_dir: Path, status: str, epochs_completed: int, reason: str = "") -> None:
+    """status.json: running, completed, cancelled or failed (with the reason)."""
+    data: dict[str, Any] = {"status": status, "epochs_completed": epochs_completed,
+                            "updated": datetime.now().isoformat(timespec="seconds")}
+    if reason:
+        data["reason"] = reason
+    write_json(run_dir / STATUS_FILE, data)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run folder says about itself."""
+
+    run_dir: Path
+    design: str
+    status: str
+    epochs_completed: int
+    test_accuracy: float | None
+    """Fraction in [0, 1] on the test split (completed runs)."""
+    test_loss: float | None
+    best_val_accuracy: float | None
+    """Best validation accuracy of any finished epoch, fraction in [0, 1]."""
+
+    @property
+    def accuracy(self) -> float | None:
+        """The best measured accuracy: test accuracy when the run completed, else its best val_accuracy."""
+        return self.test_accuracy if self.test_accuracy is not None else self.best_val_accuracy
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunSummary | None:
+    """A run folder's summary, or None when the folder is not a run (no config.json)."""
+    path = Path(run_dir)
+    config = read_json(path / CONFIG_FILE)
+    if not isinstance(config, dict):
+        return None
+    status = read_json(path / STATUS_FILE) or {}
+    metrics = read_json(path / METRICS_FILE) or {}
+    history = read_history(path)
+    val = [r["val_accuracy"] for r in history if isinstance(r.get("val_accuracy"), (int, float))]
+    return RunSummary(
+        run_dir=path,
+        design=str(config.get("design_name", "")),
+        status=str(status.get("status", "unknown")),
+        epochs_completed=len(history),
+        test_accuracy=metrics.get("test_accuracy"),
+        test_loss=metrics.get("test_loss"),
+        best_val_accuracy=max(val) if val else None,
+    )
+
+
+def list_runs(runs_dir: str | os.PathLike[str] = "runs", design_name: str | None = None) -> list[RunSummary]:
+    """Every run under ``runs_dir`` (optionally of one design), oldest folder name first."""
+    base = Path(runs_dir)
+    if not base.is_dir():
+        return []
+    runs = [load_run(p) for p in sorted(base.iterdir()) if p.is_dir()]
+    return [r for r in runs if r is not None and (design_name is None or r.design == design_name)]
+
+
+def best_run_for(design_name: str, runs_dir: str | os.PathLike[str] = "runs") -> RunSummary | None:
+    """The run of ``design_name`` with the best measured accuracy (see RunSummary.accuracy), or None."""
+    measured = [r for r in list_runs(runs_dir, design_name) if r.accuracy is not None]
+    return max(measured, key=lambda r: (r.accuracy or 0.0, r.test_accuracy is not None), default=None)
+
+
+def resolve_design(spec: str) -> Design:
+    """A design from a preset id (``model2``; a known id wins, as in the CLI) or a design file path."""
+    from presets import load_preset, preset_ids  # presets imports designer, so only at call time
+
+    if spec.lower() in preset_ids():
+        return load_preset(spec)
+    path = Path(spec).expanduser()
+    if path.exists() or path.suffix.lower() == ".toml" or len(path.parts) > 1:
+        return designfile.load(path)
+    raise DesignError(f"'{spec}' is neither a preset ({', '.join(preset_ids())}) nor an existing design file")
+
+
+RESUME_OVERRIDES: tuple[str, ...] = ("epochs", "early_stopping", "reduce_lr", "strategy", "cpu_devices",
+                                     "cache_dir")
+"""Settings a resumed run takes from the new request; everything else comes from the run's config.json."""
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used (for --resume); the message names it."""
+
+
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """The TrainConfig fields stored in a run's config.json."""
+    data = read_json(run_dir / CONFIG_FILE)
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise RunError(f"{run_dir}: not a run folder (no readable {CONFIG_FILE})")
+    known = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in data["config"].items() if k in known}
+
+
+def prepare_run(config: TrainConfig, design: Design | None = None) -> tuple[TrainConfig, Design]:
+    """Make (or, for --resume, check) the run folder with its design.toml snapshot, before any TensorFlow.
+
+    Returns the config with ``run_dir`` set (for a resume: the run's saved settings plus
+    :data:`RESUME_OVERRIDES` from ``config``) and the design read back from the snapshot.
+    """
+    if config.resume:
+        run_dir = Path(config.resume)
+        if not (run_dir / LAST_MODEL).is_file():
+            raise RunError(f"{run_dir}: cannot resume, there is no {LAST_MODEL} in it")
+        merged = {**saved_config(run_dir), **{k: getattr(config, k) for k in RESUME_OVERRIDES}}
+        merged.update(resume=str(run_dir), run_dir=str(run_dir))
+        try:
+            design = designfile.load(run_dir / DESIGN_FILE)
+        except DesignError as exc:
+            raise RunError(f"{run_dir}: cannot resume: {exc}") from None
+        return TrainConfig(**merged), design
+    if design is None:
+        design = resolve_design(config.design)
+    run_dir = Path(config.run_dir) if config.run_dir else create_run_dir(config.out_dir, design.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / DESIGN_FILE).exists():
+        designfile.save(design, run_dir / DESIGN_FILE)
+    return replace(config, run_dir=str(run_dir)), designfile.load(run_dir / DESIGN_FILE)
+
+
+def config_record(config: TrainConfig, design: Design, **extra: Any) -> dict[str, Any]:
+    """config.json's content: the settings under "config", the design's name, and ``extra`` keys."""
+    return {"config": asdict(config), "design_name": design.name, **extra}
