@@ -27,9 +27,10 @@ from designer.design import Design, DesignError, analyze
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate, format_size
 from presets import load_preset, preset_ids
 from tui.export_cli import add_export_command, add_report_command, run_export_command, run_report_command
+from tui.train_cli import add_train_command, run_train_command
 
 PROG = "cnn-designer"
-COMMANDS = ("presets", "boards", "estimate", "export", "report")
+COMMANDS = ("presets", "boards", "estimate", "train", "export", "report")
 EXIT_BAD_INPUT = 2
 
 
@@ -58,11 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The subcommand parser (``presets``, ``boards``, ``estimate``)."""
     parser = _Parser(
         prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {{presets,boards,estimate,export,report}} ...",
+        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {{presets,boards,estimate,train,export,report}} ...",
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,export,report}")
+    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report}")
     presets = sub.add_parser("presets", prog=f"{PROG} presets",
                              help="the seed notebook's Model0-13: notebook figures vs estimates")
     _add_estimate_options(presets)
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="flash, RAM, MACC and inference time of one design on one board")
     est.add_argument("design", metavar="DESIGN", help="a preset id (model0 ... model13) or a design file path")
     _add_estimate_options(est)
+    add_train_command(sub)
     add_export_command(sub)
     add_report_command(sub)
     return parser
@@ -388,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and (args_list[0] in COMMANDS or args_list[0] in ("-h", "--help")):
             args = build_parser().parse_args(args_list)
             out = _console()
+            if args.command == "train":
+                return run_train_command(args)
             if args.command == "export":
                 return run_export_command(args)
             if args.command == "report":
