@@ -1,0 +1,165 @@
+"""End-to-end tests of the real ``cnn-designer`` in tmux: edit and save; SIGKILL after edits, then restore.
+
+They drive ``python -m tui.cli --preset model5`` (what the console script runs) with tmux send-keys and read
+the screen with capture-pane. Skipped when tmux is not installed (CI installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from designer.designfile import load
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 60.0  # generous: a loaded 2-core CI machine starts Python + Textual slowly
+
+
+class Tmux:
+    """One detached tmux session running the app."""
+
+    def __init__(self, cwd: Path, state_dir: Path) -> None:
+        self.name = f"cnnd-{uuid.uuid4().hex[:8]}"
+        self.cwd = cwd
+        self.state_dir = state_dir
+
+    def start(self, *args: str) -> None:
+        """Run the app (exec'd, so the pane's pid is the app's)."""
+        env = {"CNN_DESIGNER_STATE_DIR": str(self.state_dir), "PYTHONPATH": str(ROOT), "TERM": "xterm-256color",
+               "CNN_DESIGNER_BOARDS": "", "XDG_CONFIG_HOME": str(self.cwd / "config")}
+        exports = " ".join(f"{k}='{v}'" for k, v in env.items())
+        # tmux hands the test process's environment to the pane; something in the pytest process sets
+        # COLUMNS=80 LINES=24, which Textual would obey instead of the pane's size, so drop them.
+        unset = "-u COLUMNS -u LINES -u PYTEST_CURRENT_TEST -u PYTEST_VERSION -u TEXTUAL_SNAPSHOT_TEMPDIR"
+        command = f"cd '{self.cwd}' && exec env {unset} {exports} '{sys.executable}' -m tui.cli {' '.join(args)}"
+        # A tmux server that is already running may ignore -x/-y: size the window first, then start the app
+        # in it, so the app's first frame is already 160x48.
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "48", "sleep 600"],
+                       check=True)
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", "160", "-y", "48"], check=True)
+        subprocess.run(["tmux", "respawn-pane", "-k", "-t", self.name, command], check=True)
+
+    def keys(self, *keys: str) -> None:
+        """Send keys (tmux names: Down, Enter, BSpace, or literal text)."""
+        for key in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.05)
+
+    def screen(self) -> str:
+        """The pane's text."""
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return result.stdout
+
+    def alive(self) -> bool:
+        """Whether the session (and so the app) is still running."""
+        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def pid(self) -> int:
+        """The app's process id."""
+        out = subprocess.run(["tmux", "display-message", "-p", "-t", self.name, "#{pane_pid}"],
+                             capture_output=True, text=True, check=True).stdout
+        return int(out.strip())
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str) -> str:
+        """Poll the screen until ``predicate`` holds; fail with the last screen after TIMEOUT_S."""
+        deadline = time.monotonic() + TIMEOUT_S
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.2)
+        size = subprocess.run(["tmux", "display-message", "-p", "-t", self.name, "#{window_width}x#{window_height}"],
+                              capture_output=True, text=True).stdout.strip()
+        pytest.fail(f"timed out waiting for {what}; screen ({size}) was:\n{text}")
+
+    def kill(self) -> None:
+        """End the session if it is still there."""
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Callable[[], Tmux]]:
+    sessions: list[Tmux] = []
+
+    def make() -> Tmux:
+        session = Tmux(tmp_path, tmp_path / "state")
+        sessions.append(session)
+        return session
+    yield make
+    for session in sessions:
+        session.kill()
+
+
+def _wait_until(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_edit_and_save_in_tmux(tmux: Callable[[], Tmux], tmp_path: Path) -> None:
+    app = tmux()
+    app.start("--preset", "model5")
+    app.wait_for(lambda s: "Model5" in s and "Board" in s and "64 3x3 s1 same relu" in s, "the first frame")
+    app.keys(*["Down"] * 6, "Enter")
+    app.wait_for(lambda s: "Edit layer 6" in s, "the edit form")
+    app.keys("BSpace", "BSpace", "4", "8", "Enter")
+    screen = app.wait_for(lambda s: "48 3x3 s1 same relu" in s and "modified" in s, "the edited row")
+    assert "Edit layer 6" not in screen
+    app.keys("s")
+    app.wait_for(lambda s: "Save the design as" in s, "the save prompt")
+    app.keys("Enter")  # the proposed name, model5.toml
+    screen = app.wait_for(lambda s: "saved model5.toml" in s, "the save message")
+    assert "modified" not in screen.splitlines()[0]
+    saved = load(tmp_path / "model5.toml")
+    assert saved.layers[6].filters == 48  # type: ignore[attr-defined]
+    assert saved.notebook is None and len(saved.layers) == 22
+    app.keys("q")
+    _wait_until(lambda: not app.alive(), "the app to quit")
+
+
+def test_sigkill_after_edits_then_restore(tmux: Callable[[], Tmux], tmp_path: Path) -> None:
+    first = tmux()
+    first.start("--preset", "model5")
+    first.wait_for(lambda s: "64 3x3 s1 same relu" in s, "the first frame")
+    first.keys(*["Down"] * 6, "-", "-")
+    first.wait_for(lambda s: "48 3x3 s1 same relu" in s, "two -8 steps on layer 6")
+    first.keys("Down", "n")  # row 7 is that conv's batchnorm: n on it removes it
+    first.wait_for(lambda s: s.count("batchnorm") == 5, "the batchnorm toggle")
+    recovery = tmp_path / "state" / "recovery.toml"
+
+    def recovered_edits() -> bool:
+        try:
+            design = load(recovery)
+        except Exception:  # noqa: BLE001 - not written yet
+            return False
+        return len(design.layers) == 21 and design.layers[6].filters == 48  # type: ignore[attr-defined]
+    _wait_until(recovered_edits, "the recovery file to hold both edits")
+    os.kill(first.pid(), signal.SIGKILL)
+    _wait_until(lambda: not first.alive(), "the killed app's session to end")
+
+    second = tmux()
+    second.start("--preset", "model5")
+    second.wait_for(lambda s: "Restore unsaved edits?" in s, "the restore offer")
+    second.keys("r")
+    screen = second.wait_for(lambda s: "48 3x3 s1 same relu" in s and "restored" in s, "the restored design")
+    assert screen.count("batchnorm") == 5
+    second.keys("q")
+    second.wait_for(lambda s: "Unsaved changes" in s, "the unsaved-changes question")
+    second.keys("d")
+    _wait_until(lambda: not second.alive(), "the app to quit")
+    assert not recovery.exists()  # quitting on purpose removes the recovery file

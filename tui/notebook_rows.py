@@ -1,0 +1,131 @@
+"""The notebook view's data: every preset and saved design side by side, sortable, as a markdown table.
+
+Rows are estimated with the app's current settings and checked against the current board. Measured
+accuracy comes from training runs when there are any: ``runs/*/metrics.json`` holding a design name
+(``design`` or ``name``) and an accuracy (``test_accuracy``, ``accuracy`` or ``val_accuracy``, as a fraction
+or a percent); the newest run per design wins. Nothing here imports textual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from designer.boards import Board
+from designer.design import Design, DesignError
+from designer.designfile import load
+from presets import load_preset, preset_ids
+from tui.budget import Settings, estimate_with, footprint_fits, human_bytes
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "Design"), ("source", "Source"), ("params", "Params"), ("flash", "Flash"), ("ram", "RAM"),
+    ("fits", "Fits"), ("notebook_acc", "Notebook acc. %"), ("measured_acc", "Measured acc. %"),
+)
+"""(sort key, header) of each column, in display order."""
+
+
+@dataclass(frozen=True)
+class NotebookRow:
+    """One design's figures; None where unknown (an invalid design has no footprint)."""
+
+    name: str
+    source: str  # "preset", a file name, or "current"
+    params: int | None
+    flash_bytes: int | None
+    ram_bytes: int | None
+    fits: bool | None
+    notebook_acc: float | None  # percent, from the preset's notebook figures
+    measured_acc: float | None  # percent, from runs/*/metrics.json
+    error: str = ""
+
+    def cells(self) -> tuple[str, ...]:
+        """The row as display text, in COLUMNS order."""
+        def num(v: float | None, fmt: str) -> str:
+            return "–" if v is None else format(v, fmt)
+        return (self.name, self.source, num(self.params, ","),
+                "–" if self.flash_bytes is None else human_bytes(self.flash_bytes),
+                "–" if self.ram_bytes is None else human_bytes(self.ram_bytes),
+                "invalid" if self.error else ("yes" if self.fits else "no"),
+                num(self.notebook_acc, ".2f"), num(self.measured_acc, ".2f"))
+
+
+def measured_accuracies(runs_dir: Path) -> dict[str, float]:
+    """Design name -> measured accuracy percent, from ``runs_dir/*/metrics.json`` (newest run wins)."""
+    found: dict[str, tuple[float, float]] = {}
+    if not runs_dir.is_dir():
+        return {}
+    for path in runs_dir.glob("*/metrics.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            mtime = path.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        name = data.get("design", data.get("name"))
+        acc = next((data[k] for k in ("test_accuracy", "accuracy", "val_accuracy")
+                    if isinstance(data.get(k), (int, float))), None)
+        if not isinstance(name, str) or acc is None:
+            continue
+        percent = float(acc) * 100 if acc <= 1.0 else float(acc)
+        if name not in found or mtime > found[name][0]:
+            found[name] = (mtime, percent)
+    return {name: acc for name, (_, acc) in found.items()}
+
+
+def row_for(design: Design, source: str, board: Board, settings: Settings,
+            measured: dict[str, float]) -> NotebookRow:
+    """One design's row."""
+    notebook_acc = design.notebook.accuracy_percent if design.notebook is not None else None
+    try:
+        fp = estimate_with(design, settings)
+    except DesignError as exc:
+        return NotebookRow(design.name, source, None, None, None, None, notebook_acc,
+                           measured.get(design.name), str(exc))
+    return NotebookRow(design.name, source, fp.params_total, fp.flash_bytes, fp.ram_bytes,
+                       footprint_fits(fp, board), notebook_acc, measured.get(design.name))
+
+
+def saved_designs(directory: Path) -> Iterable[tuple[Design, str]]:
+    """Every ``*.toml`` in ``directory`` that reads as a design, with its file name."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            yield load(path), path.name
+        except DesignError:
+            continue
+
+
+def collect_rows(board: Board, settings: Settings, *, designs_dir: Path | None, runs_dir: Path,
+                 current: Design | None = None) -> list[NotebookRow]:
+    """Rows for all presets, then the saved designs in ``designs_dir``, then the design being edited."""
+    measured = measured_accuracies(runs_dir)
+    rows = [row_for(load_preset(pid), "preset", board, settings, measured) for pid in preset_ids()]
+    if designs_dir is not None:
+        rows += [row_for(d, name, board, settings, measured) for d, name in saved_designs(designs_dir)]
+    if current is not None:
+        rows.append(row_for(current, "current", board, settings, measured))
+    return rows
+
+
+def sort_rows(rows: list[NotebookRow], key: str, reverse: bool = False) -> list[NotebookRow]:
+    """Rows sorted by a COLUMNS key; unknown values sort last either way."""
+    def value(row: NotebookRow) -> object:
+        return {"name": row.name, "source": row.source, "params": row.params, "flash": row.flash_bytes,
+                "ram": row.ram_bytes, "fits": row.fits, "notebook_acc": row.notebook_acc,
+                "measured_acc": row.measured_acc}[key]
+    known = [r for r in rows if value(r) is not None]
+    unknown = [r for r in rows if value(r) is None]
+    return sorted(known, key=value, reverse=reverse) + unknown  # type: ignore[arg-type]
+
+
+def to_markdown(rows: list[NotebookRow], board: Board, settings: Settings) -> str:
+    """The rows as a markdown table like the seed notebook's, with a line saying what was estimated."""
+    lines = [f"Estimated for {board.name} with {settings.describe()}.", "",
+             "| " + " | ".join(header for _, header in COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,37 @@
+"""The add menu: pick a layer kind to insert after the cursor, or a whole conv group (block)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from designer.layers import LAYER_TYPES
+
+BLOCK = "block"
+"""The menu choice that opens the conv-group form instead of inserting one layer."""
+
+
+class AddMenuScreen(ModalScreen[str | None]):
+    """Dismisses with a layer kind, BLOCK, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="add-menu", classes="dialog"):
+            yield Label("Add after the selected layer", classes="dialog-title")
+            options = [Option("conv group (block) …", id=BLOCK)]
+            options += [Option(kind, id=kind) for kind in LAYER_TYPES]
+            yield OptionList(*options, id="add-options")
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Close without adding."""
+        self.dismiss(None)

@@ -1,0 +1,76 @@
+"""The conv-group form: n convolutions (each optionally with batchnorm), an optional pool and dropout."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from tui.editing import BlockSpec, EditError
+
+
+class BlockFormScreen(ModalScreen[BlockSpec | None]):
+    """Dismisses with a valid BlockSpec, or None when cancelled; invalid numbers are refused inline."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        spec = BlockSpec()
+        with Vertical(id="block-form", classes="dialog"):
+            yield Label("Add a conv group", classes="dialog-title")
+            for key, value in (("convs", spec.convs), ("filters", spec.filters), ("kernel", spec.kernel),
+                               ("dropout", spec.dropout)):
+                with Horizontal(classes="form-row"):
+                    yield Label(key, classes="form-label")
+                    yield Input(str(value), id=f"b-{key}")
+            yield Checkbox("batchnorm after each conv", value=spec.batchnorm, id="b-batchnorm")
+            yield Checkbox("2x2 max pool", value=spec.pool, id="b-pool")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Add", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def spec(self) -> BlockSpec:
+        """The form as a BlockSpec (ValueError/EditError for anything impossible)."""
+        def number(key: str, kind: type) -> int | float:
+            text = self.query_one(f"#b-{key}", Input).value.strip()
+            try:
+                return kind(text)
+            except ValueError:
+                raise ValueError(f"{key}: expected {'an integer' if kind is int else 'a number'}, "
+                                 f"received '{text}'") from None
+        return BlockSpec(convs=int(number("convs", int)), filters=int(number("filters", int)),
+                         kernel=int(number("kernel", int)), dropout=float(number("dropout", float)),
+                         batchnorm=self.query_one("#b-batchnorm", Checkbox).value,
+                         pool=self.query_one("#b-pool", Checkbox).value)
+
+    def _check(self) -> BlockSpec | None:
+        try:
+            spec = self.spec()
+        except (ValueError, EditError) as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#apply", Button).disabled = True
+            return None
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#apply", Button).disabled = False
+        return spec
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        """Add the group if the form is valid."""
+        spec = self._check()
+        if spec is not None:
+            self.dismiss(spec)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without adding."""
+        self.dismiss(None)

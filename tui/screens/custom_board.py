@@ -1,0 +1,94 @@
+"""The custom-board form: name, core, clock (MHz), flash and RAM (KiB), validated as you type."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from designer.boards import CORES, Board
+
+_NUMBERS = (("clock_mhz", "clock (MHz)"), ("flash_kib", "flash (KiB)"), ("ram_kib", "RAM (KiB)"))
+
+
+class CustomBoardScreen(ModalScreen[Board | None]):
+    """Dismisses with a board built from the form (starting from ``template``), or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, template: Board) -> None:
+        super().__init__()
+        self.template = template
+
+    def compose(self) -> ComposeResult:
+        t = self.template
+        values = {"clock_mhz": f"{t.clock_mhz:g}", "flash_kib": str(t.flash_bytes // 1024),
+                  "ram_kib": str(t.ram_bytes // 1024)}
+        with Vertical(id="custom-board", classes="dialog"):
+            yield Label("Custom board", classes="dialog-title")
+            with Horizontal(classes="form-row"):
+                yield Label("name", classes="form-label")
+                yield Input("custom board", id="c-name")
+            with Horizontal(classes="form-row"):
+                yield Label("core", classes="form-label")
+                yield Select([(c, c) for c in CORES], value=t.core, allow_blank=False, id="c-core")
+            for key, label in _NUMBERS:
+                with Horizontal(classes="form-row"):
+                    yield Label(label, classes="form-label")
+                    yield Input(values[key], id=f"c-{key}")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Use board", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def board(self) -> Board:
+        """The form as a Board; ValueError names the field that is wrong."""
+        name = self.query_one("#c-name", Input).value.strip()
+        if not name:
+            raise ValueError("name: must not be empty")
+        numbers: dict[str, float] = {}
+        for key, label in _NUMBERS:
+            text = self.query_one(f"#c-{key}", Input).value.strip()
+            try:
+                numbers[key] = float(text)
+            except ValueError:
+                raise ValueError(f"{label}: expected a number, received '{text}'") from None
+            if numbers[key] <= 0:
+                raise ValueError(f"{label}: must be positive, received {text}")
+        core = str(self.query_one("#c-core", Select).value)
+        return replace(self.template, name=name, mcu="custom", core=core, series=self.template.series,
+                       clock_hz=round(numbers["clock_mhz"] * 1e6), flash_bytes=round(numbers["flash_kib"] * 1024),
+                       ram_bytes=round(numbers["ram_kib"] * 1024), ram_region="", note="entered by hand")
+
+    def _check(self) -> Board | None:
+        try:
+            board = self.board()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#apply", Button).disabled = True
+            return None
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#apply", Button).disabled = False
+        return board
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        """Use the board if the form is valid."""
+        board = self._check()
+        if board is not None:
+            self.dismiss(board)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a board."""
+        self.dismiss(None)

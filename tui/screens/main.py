@@ -1,0 +1,76 @@
+"""The designer's main screen: the layer stack, the budget panel and the jobs pane, with the main bindings.
+
+The bindings live here, not on the app, so they are inactive while a dialog is open; each one calls an
+``app.`` action, and the app also offers every one of them in the command palette.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tui.jobs import JobRunner
+from tui.widgets.budget_panel import BudgetPanel
+from tui.widgets.jobs_pane import JobsPane
+from tui.widgets.layer_table import LayerTable
+
+KEYS: tuple[tuple[str, str, str, bool], ...] = (
+    ("enter", "edit", "Edit layer", True),
+    ("a", "add", "Add layer", True),
+    ("g", "add_block", "Add conv group (block)", False),
+    ("x,delete", "delete", "Delete layer", True),
+    ("D", "duplicate", "Duplicate layer", False),
+    ("shift+up,left_square_bracket", "move(-1)", "Move layer up", False),
+    ("shift+down,right_square_bracket", "move(1)", "Move layer down", False),
+    ("plus,equals_sign", "bump(1)", "Filters/units +8", False),
+    ("minus", "bump(-1)", "Filters/units -8", False),
+    ("n", "toggle_bn", "Toggle batchnorm after the layer", False),
+    ("u,ctrl+z", "undo", "Undo", True),
+    ("U,ctrl+y", "redo", "Redo", False),
+    ("r", "cycle_runtime", "Runtime xcubeai <-> tflm", False),
+    ("d", "cycle_dtype", "dtype float32 <-> int8", False),
+    ("c", "cycle_compression", "Compression none/low/medium/high", False),
+    ("b", "board", "Board", True),
+    ("o", "open", "Open a design file", False),
+    ("s,ctrl+s", "save", "Save", True),
+    ("S", "save_as", "Save as", False),
+    ("N", "notebook", "Notebook view", True),
+    ("t", "train", "Train", True),
+    ("e", "export", "Export", True),
+    ("question_mark", "help", "Keys", True),
+    ("q", "quit", "Quit", True),
+)
+"""(keys, app action, description, shown in the footer) for every main binding."""
+
+_KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
+              "left_square_bracket": "[", "right_square_bracket": "]"}
+
+
+def display_keys(keys: str) -> str:
+    """``plus,equals_sign`` as ``+ / =``."""
+    return " / ".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
+
+
+class MainScreen(Screen[None]):
+    """The layer table on the left; the budget panel above the jobs pane on the right."""
+
+    BINDINGS = [Binding(keys, f"app.{action}", description, show=shown, key_display=display_keys(keys)
+                        if shown and "," not in keys and keys in _KEY_NAMES else None)
+                for keys, action, description, shown in KEYS]
+
+    def __init__(self, runner: JobRunner) -> None:
+        super().__init__()
+        self.runner = runner
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield LayerTable(id="layers")
+            with Vertical(id="side"):
+                yield BudgetPanel(id="budget")
+                yield JobsPane(self.runner, id="jobs")
+        yield Static("", id="status")
+        yield Footer()

@@ -1,0 +1,91 @@
+"""The notebook view: every preset and saved design side by side, sortable, exportable as markdown.
+
+Keys 1-8 sort by that column (again to reverse), clicking a header does the same; ``m`` writes the table
+as markdown to a file you name; Escape goes back to the designer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from designer.boards import Board
+from tui.budget import Settings
+from tui.notebook_rows import COLUMNS, NotebookRow, sort_rows, to_markdown
+from tui.screens.path_prompt import PathScreen
+
+
+class NotebookScreen(Screen[None]):
+    """A sortable table of NotebookRows."""
+
+    BINDINGS = [
+        Binding("escape,N", "back", "Back"),
+        Binding("m", "export", "Export markdown"),
+        *[Binding(str(i + 1), f"sort({i})", f"Sort by {header}", show=False)
+          for i, (_, header) in enumerate(COLUMNS)],
+    ]
+
+    def __init__(self, rows: list[NotebookRow], board: Board, settings: Settings) -> None:
+        super().__init__()
+        self.rows = rows
+        self.board = board
+        self.settings = settings
+        self.sort_key = ""
+        self.reverse = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Notebook — estimated for [b]{self.board.name}[/b] with {self.settings.describe()}  "
+                    "[dim]1-8 sort · m export markdown · Escape back[/dim]", id="notebook-title")
+        yield DataTable(id="notebook-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, header in COLUMNS:
+            table.add_column(header, key=key)
+        self._fill()
+        table.focus()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, row in enumerate(self.rows):
+            table.add_row(*row.cells(), key=str(i))
+
+    def action_sort(self, column: int) -> None:
+        """Sort by column ``column`` (0-based); sorting by the same column again reverses."""
+        key = COLUMNS[column][0]
+        self.reverse = not self.reverse if key == self.sort_key else False
+        self.sort_key = key
+        self.rows = sort_rows(self.rows, key, self.reverse)
+        self._fill()
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        self.action_sort(event.column_index)
+
+    def markdown(self) -> str:
+        """The table as shown, in markdown."""
+        return to_markdown(self.rows, self.board, self.settings)
+
+    def action_export(self) -> None:
+        """Ask for a file name and write the markdown table there."""
+        def write(path: str | None) -> None:
+            if path is None:
+                return
+            try:
+                Path(path).write_text(self.markdown(), encoding="utf-8")
+            except OSError as exc:
+                self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"notebook table written to {path}")
+        self.app.push_screen(PathScreen("Export the notebook table as markdown to", "notebook.md"), write)
+
+    def action_back(self) -> None:
+        """Back to the designer."""
+        self.dismiss(None)

@@ -1,0 +1,76 @@
+"""The side pane for jobs: starts them through the JobRunner and follows each one's event stream.
+
+A kind the runner cannot run yet still gets a card, in the "unavailable" state with the runner's reason,
+so pressing T or E never does nothing silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label
+
+from designer.design import Design
+from tui.jobs import Finished, JobRunner, JobUnavailable
+from tui.widgets.job_card import JobCard
+
+
+class JobsPane(Vertical):
+    """Job cards, newest at the bottom."""
+
+    def __init__(self, runner: JobRunner, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.runner = runner
+        self._unavailable = 0
+
+    def compose(self) -> ComposeResult:
+        yield Label("Jobs  [dim]t train · e export[/dim]", classes="pane-title")
+        with VerticalScroll(id="job-list"):
+            yield Label("No jobs yet.", id="no-jobs")
+
+    @property
+    def cards(self) -> list[JobCard]:
+        """Every job card, oldest first."""
+        return list(self.query(JobCard))
+
+    def start(self, kind: str, design: Design, options: Mapping[str, object]) -> JobCard:
+        """Start a ``kind`` job for ``design`` (or show why it cannot start) and return its card."""
+        self.query("#no-jobs").remove()
+        reason = self.runner.unavailable_reason(kind)
+        job_id = ""
+        if reason is None:
+            try:
+                job_id = self.runner.start(kind, design, options)
+            except JobUnavailable as exc:
+                reason = str(exc)
+        if reason is not None:
+            self._unavailable += 1
+            card = JobCard(f"{kind}-unavailable-{self._unavailable}", kind, status="unavailable",
+                           message=reason)
+            self.query_one("#job-list").mount(card)
+            return card
+        card = JobCard(job_id, kind)
+        mounted = self.query_one("#job-list").mount(card)
+        self.run_worker(self._follow(card, mounted), group="jobs", name=job_id)
+        return card
+
+    async def _follow(self, card: JobCard, mounted: Awaitable[None]) -> None:
+        await mounted
+        try:
+            async for event in self.runner.events(card.job_id):
+                card.apply(event)
+                if isinstance(event, Finished):
+                    return
+        except Exception as exc:  # noqa: BLE001 - a broken runner must show as a failed job, not crash the app
+            card.apply(Finished(False, f"runner error: {exc}"))
+            return
+        if card.status == "running":
+            card.apply(Finished(False, "the job's event stream ended without a result"))
+
+    def cancel_all(self) -> None:
+        """Ask every running job to stop (on quit)."""
+        for card in self.cards:
+            if card.status == "running":
+                self.runner.cancel(card.job_id)
