@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from designer.footprint import COMPRESSIONS
 from designer.training.protocol import Event, Failed, Log, ProtocolError, encode_event
+from designer.training.protocol import decode_event as decode_training_event
 
 STEPS: tuple[str, ...] = ("load", "convert", "quantize", "measure", "evaluate", "write sources", "stedgeai",
                           "write report")
@@ -114,18 +115,4 @@ FINAL_EVENTS: tuple[type[Event], ...] = (Exported, Failed)
 
 def decode_event(line: str) -> Event:
     """Parse one export protocol line; ProtocolError quotes lines that are not a known event."""
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError:
-        raise ProtocolError(f"not a JSON line: {line[:200]!r}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
-        raise ProtocolError(f"not an event object: {line[:200]!r}")
-    tag = data.pop("event")
-    cls = EVENT_TYPES.get(tag)
-    if cls is None:
-        raise ProtocolError(f"unknown export event '{tag}'; known: {', '.join(EVENT_TYPES)}")
-    known = {f.name for f in fields(cls)}
-    try:
-        return cls(**{k: v for k, v in data.items() if k in known})
-    except TypeError as exc:
-        raise ProtocolError(f"bad '{tag}' event ({exc}): {line[:200]!r}") from None
+    return decode_training_event(line, EVENT_TYPES, label="export event")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -230,8 +231,13 @@ def encode_event(event: Event) -> str:
     return json.dumps({"event": event.event, **_finite(asdict(event))}, allow_nan=False)
 
 
-def decode_event(line: str) -> Event:
-    """Parse one protocol line; ProtocolError quotes lines that are not a known event."""
+def decode_event(line: str, event_types: Mapping[str, type[Event]] | None = None, label: str = "event") -> Event:
+    """Parse one protocol line; ProtocolError quotes lines that are not a known event.
+
+    ``event_types`` (tag -> class) defaults to the training events; the export worker passes its own, and
+    ``label`` names them in errors.
+    """
+    event_types = EVENT_TYPES if event_types is None else event_types
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
@@ -239,9 +245,9 @@ def decode_event(line: str) -> Event:
     if not isinstance(data, dict) or not isinstance(data.get("event"), str):
         raise ProtocolError(f"not an event object: {line[:200]!r}")
     tag = data.pop("event")
-    cls = EVENT_TYPES.get(tag)
+    cls = event_types.get(tag)
     if cls is None:
-        raise ProtocolError(f"unknown event '{tag}'; known: {', '.join(EVENT_TYPES)}")
+        raise ProtocolError(f"unknown {label} '{tag}'; known: {', '.join(event_types)}")
     known = {f.name for f in fields(cls)}
     try:
         # Unknown keys are dropped, so a newer worker can add fields without breaking an older reader.
