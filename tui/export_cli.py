@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from designer.export.client import no_result, worker_command, worker_env
 from designer.export.protocol import Exported, ExportRequest, Failed, Log, ProtocolError, Step, decode_event
 from designer.export.stedgeai import AnalyzeReport, ReportParseError, load_report
 from designer.footprint import COMPRESSIONS
@@ -76,9 +77,8 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
 def worker_events(request: ExportRequest, *, log_path: Path) -> Iterator[Event]:
     """Spawn the export worker and yield its events; its stderr goes to ``log_path``."""
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "designer.export.worker", request.to_json()],
-                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        proc = subprocess.Popen(worker_command(request), stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL, text=True, env=worker_env())
         assert proc.stdout is not None
         final = False
         try:
@@ -95,7 +95,7 @@ def worker_events(request: ExportRequest, *, log_path: Path) -> Iterator[Event]:
         finally:
             code = proc.wait()
         if not final:
-            yield Failed(f"the export worker stopped (exit status {code}) without reporting why; see {log_path}")
+            yield no_result(code, log_path)
 
 
 def _request(args: argparse.Namespace) -> ExportRequest:

@@ -2,8 +2,9 @@
 
 The app never runs a job itself. It calls ``runner.start(kind, design, options)`` and reads
 ``runner.events(job_id)``, an async stream of the plain event dataclasses below, ending with Finished.
-Real runners (a child process speaking JSON lines) are supplied by the training and export code;
-``UnavailableRunner`` is the default until they exist, and ``FakeRunner`` replays scripted events for tests.
+The real runner (``tui.runners.ProcessRunner``: the training and export workers as child processes) is the
+app's default; ``UnavailableRunner`` says plainly that a kind cannot run, and ``FakeRunner`` replays scripted
+events for tests.
 Nothing here imports textual.
 """
 
@@ -46,6 +47,13 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """The job waits for others to finish (runners run one job at a time); ``ahead`` jobs are before it."""
+
+    ahead: int = 1
+
+
+@dataclass(frozen=True)
 class Finished:
     """The last event of every job: ``ok`` with a summary, or not ok with the reason."""
 
@@ -53,7 +61,7 @@ class Finished:
     summary: str = ""
 
 
-JobEvent = Progress | Log | Metric | Finished
+JobEvent = Queued | Progress | Log | Metric | Finished
 """Anything a job's event stream yields."""
 
 

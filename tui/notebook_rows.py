@@ -1,14 +1,13 @@
 """The notebook view's data: every preset and saved design side by side, sortable, as a markdown table.
 
 Rows are estimated with the app's current settings and checked against the current board. Measured
-accuracy comes from training runs when there are any: ``runs/*/metrics.json`` holding a design name
-(``design`` or ``name``) and an accuracy (``test_accuracy``, ``accuracy`` or ``val_accuracy``, as a fraction
-or a percent); the newest run per design wins. Nothing here imports textual.
+accuracy comes from training runs when there are any (``runs/<design>-<time>/``, read by
+designer.training.runs): each design's best run, by test accuracy, else its best validation accuracy.
+Nothing here imports textual.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from designer.boards import Board
 from designer.design import Design, DesignError
 from designer.designfile import load
+from designer.training.runs import best_run_for, list_runs
 from presets import load_preset, preset_ids
 from tui.budget import Settings, estimate_with, footprint_fits, human_bytes
 
@@ -37,7 +37,7 @@ class NotebookRow:
     ram_bytes: int | None
     fits: bool | None
     notebook_acc: float | None  # percent, from the preset's notebook figures
-    measured_acc: float | None  # percent, from runs/*/metrics.json
+    measured_acc: float | None  # percent, the design's best training run (runs/*/)
     error: str = ""
 
     def cells(self) -> tuple[str, ...]:
@@ -52,27 +52,14 @@ class NotebookRow:
 
 
 def measured_accuracies(runs_dir: Path) -> dict[str, float]:
-    """Design name -> measured accuracy percent, from ``runs_dir/*/metrics.json`` (newest run wins)."""
-    found: dict[str, tuple[float, float]] = {}
-    if not runs_dir.is_dir():
-        return {}
-    for path in runs_dir.glob("*/metrics.json"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            mtime = path.stat().st_mtime
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        name = data.get("design", data.get("name"))
-        acc = next((data[k] for k in ("test_accuracy", "accuracy", "val_accuracy")
-                    if isinstance(data.get(k), (int, float))), None)
-        if not isinstance(name, str) or acc is None:
-            continue
-        percent = float(acc) * 100 if acc <= 1.0 else float(acc)
-        if name not in found or mtime > found[name][0]:
-            found[name] = (mtime, percent)
-    return {name: acc for name, (_, acc) in found.items()}
+    """Design name -> accuracy percent of its best training run under ``runs_dir`` (see best_run_for)."""
+    names = {run.design for run in list_runs(runs_dir) if run.accuracy is not None}
+    found: dict[str, float] = {}
+    for name in sorted(names):
+        best = best_run_for(name, runs_dir)
+        if best is not None and best.accuracy is not None:
+            found[name] = best.accuracy * 100
+    return found
 
 
 def row_for(design: Design, source: str, board: Board, settings: Settings,

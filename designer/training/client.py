@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from designer.design import Design
@@ -91,7 +92,11 @@ class TrainingJob:
                     env: Mapping[str, str] | None = None) -> TrainingJob:
         """Prepare the run folder and start the worker. ``design`` (e.g. the app's edited design) is trained
         instead of loading ``config.design``. Raises DesignError/RunError before starting anything."""
+        given = design is not None
         config, design = runs.prepare_run(config, design)
+        if given and not config.resume:
+            # The worker loads config.design: point it at the run's snapshot of the design we were given.
+            config = replace(config, design=str(Path(str(config.run_dir)) / runs.DESIGN_FILE))
         log_path = Path(str(config.run_dir)) / runs.LOG_FILE
         with open(log_path, "ab") as log:
             process = await asyncio.create_subprocess_exec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,12 @@ def make_app(tmp_path: Path, boards: list[Board]) -> Callable[..., DesignerApp]:
         return create_app(design, **kwargs)
     return make
 
+
+def write_run(run_dir: Path, design_name: str, test_accuracy: float | None, val_accuracy: float = 0.5) -> None:
+    """A run folder as the training worker leaves it (only the files the notebook reads)."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"config": {"design": "x"}, "design_name": design_name}))
+    (run_dir / "history.json").write_text(json.dumps([{"epoch": 1, "val_accuracy": val_accuracy}]))
+    if test_accuracy is not None:
+        (run_dir / "status.json").write_text(json.dumps({"status": "completed"}))
+        (run_dir / "metrics.json").write_text(json.dumps({"test_accuracy": test_accuracy, "test_loss": 0.9}))

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input
 from designer.design import Design
 from designer.designfile import load
 from designer.layers import Conv2D
-from tests.tui.conftest import SIZE
+from tests.tui.conftest import SIZE, write_run
 from tui.app import DesignerApp
 from tui.editing import bump
 from tui.jobs import FakeRunner, Finished, Log, Metric, Progress
@@ -153,9 +153,7 @@ async def test_quit_clean_exits_at_once(make_app: MakeApp, model5: Design) -> No
 
 
 async def test_notebook_view_sorts_and_exports(make_app: MakeApp, model5: Design, tmp_path: Path) -> None:
-    runs = tmp_path / "runs" / "r1"
-    runs.mkdir(parents=True)
-    (runs / "metrics.json").write_text('{"design": "Model2", "test_accuracy": 0.7712}')
+    write_run(tmp_path / "runs" / "Model2-1", "Model2", 0.7712)
     app = make_app(model5)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -188,7 +186,12 @@ async def test_jobs_run_through_the_runner(make_app: MakeApp, model5: Design) ->
     app = make_app(model5, runner=runner)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("t", "e")
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("enter", "e")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
         train, export = app.jobs.cards

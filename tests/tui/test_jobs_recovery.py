@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from designer.boards import load_catalogue
 from designer.design import Design
 from presets import load_preset, preset_ids
+from tests.tui.conftest import write_run
 from tui.budget import Settings
 from tui.editing import bump, delete_layer
 from tui.jobs import (
@@ -94,16 +93,14 @@ def test_state_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert state_dir() == tmp_path / "xdg" / "cnn-designer"
 
 
-def test_measured_accuracy_hook(tmp_path: Path) -> None:
+def test_measured_accuracy_is_the_best_run(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    (runs / "a").mkdir(parents=True)
-    (runs / "b").mkdir()
-    (runs / "a" / "metrics.json").write_text(json.dumps({"design": "Model5", "test_accuracy": 0.8}))
-    (runs / "b" / "metrics.json").write_text(json.dumps({"design": "Model5", "test_accuracy": 0.85}))
-    os.utime(runs / "a" / "metrics.json", (1, 1))
-    (runs / "c").mkdir()
-    (runs / "c" / "metrics.json").write_text("{broken")
-    assert measured_accuracies(runs) == {"Model5": pytest.approx(85.0)}
+    write_run(runs / "Model5-1", "Model5", 0.8)
+    write_run(runs / "Model5-2", "Model5", 0.85)
+    write_run(runs / "Model2-1", "Model2", None, val_accuracy=0.6)  # cancelled: its best val_accuracy
+    (runs / "broken").mkdir()
+    (runs / "broken" / "config.json").write_text("{broken")
+    assert measured_accuracies(runs) == {"Model5": pytest.approx(85.0), "Model2": pytest.approx(60.0)}
     assert measured_accuracies(tmp_path / "none") == {}
 
 

@@ -1,19 +1,25 @@
-"""One job in the jobs pane: kind and status, a progress bar, its latest log lines and a metric curve."""
+"""One job in the jobs pane: kind and status, a progress bar and what is happening now, training curves, the
+log tail."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Log, ProgressBar, Sparkline
+from textual.widgets import Label, Log, ProgressBar
 
-from tui.jobs import Finished, JobEvent, Metric, Progress
+from tui.jobs import Finished, JobEvent, Metric, Progress, Queued
 from tui.jobs import Log as LogEvent
 
-STATUS_STYLE = {"running": "yellow", "done": "green", "failed": "red", "unavailable": "red"}
+if TYPE_CHECKING:
+    from tui.widgets.train_curves import TrainCurves
+
+STATUS_STYLE = {"queued": "blue", "running": "yellow", "done": "green", "failed": "red", "unavailable": "red"}
 
 
 class JobCard(Vertical):
-    """Shows one job and applies its events; ``status`` is running, done, failed or unavailable."""
+    """Shows one job and applies its events; ``status`` is queued, running, done, failed or unavailable."""
 
     def __init__(self, job_id: str, kind: str, *, status: str = "running", message: str = "") -> None:
         super().__init__(classes=f"job -{status}")
@@ -21,17 +27,27 @@ class JobCard(Vertical):
         self.kind = kind
         self.status = status
         self.message = message
+        self.metrics: dict[str, list[tuple[int, float]]] = {}
+        """Metric name -> [(step, value), ...] in arrival order."""
         self.metric_name = ""
-        self.metric_values: list[float] = []
+        """The metric that arrived last."""
         self.lines: list[str] = []
+        """The log lines shown (runner messages, the worker's log events, the final summary)."""
         self.fraction = 0.0
+        self.progress_text = ""
+        """The latest progress message."""
+        self.progress_events = 0
+
+    @property
+    def metric_values(self) -> list[float]:
+        """The values of the metric that arrived last."""
+        return [value for _, value in self.metrics.get(self.metric_name, [])]
 
     def compose(self) -> ComposeResult:
         yield Label(self._title(), classes="job-title")
         yield ProgressBar(total=1.0, show_eta=False)
+        yield Label("", classes="job-progress")
         yield Log(max_lines=200, auto_scroll=True)
-        yield Label("", classes="job-metric")
-        yield Sparkline([], classes="job-curve")
 
     def on_mount(self) -> None:
         if self.message:
@@ -48,31 +64,47 @@ class JobCard(Vertical):
         self.add_class(f"-{status}")
         self.query_one(".job-title", Label).update(self._title())
 
+    def _curves(self) -> TrainCurves:
+        # Imported here: the plots are only needed once a job reports metrics, not at app start.
+        from tui.widgets.train_curves import TrainCurves
+
+        found = self.query(TrainCurves)
+        if found:
+            return found.first()
+        curves = TrainCurves(classes="job-curves")
+        self.mount(curves, before=self.query_one(Log))
+        return curves
+
+    def _write(self, line: str) -> None:
+        self.lines.append(line)
+        self.query_one(Log).write_line(line)
+
     def apply(self, event: JobEvent) -> None:
         """Show one event from the job's stream."""
-        log = self.query_one(Log)
-        if isinstance(event, Progress):
+        if self.status == "queued" and not isinstance(event, (Queued, Finished)):
+            self._set_status("running")
+        if isinstance(event, Queued):
+            self._set_status("queued")
+            self.progress_text = f"queued: waiting for {event.ahead} job{'s' if event.ahead != 1 else ''}"
+            self.query_one(".job-progress", Label).update(self.progress_text)
+        elif isinstance(event, Progress):
             self.fraction = max(0.0, min(1.0, event.fraction))
+            self.progress_events += 1
             self.query_one(ProgressBar).update(progress=self.fraction)
             if event.message:
-                self.lines.append(event.message)
-                log.write_line(event.message)
+                self.progress_text = event.message
+                self.query_one(".job-progress", Label).update(event.message)
         elif isinstance(event, LogEvent):
-            self.lines.append(event.line)
-            log.write_line(event.line)
+            self._write(event.line)
         elif isinstance(event, Metric):
-            if event.name != self.metric_name:
-                self.metric_name, self.metric_values = event.name, []
-            self.metric_values.append(event.value)
-            self.add_class("-has-metric")
-            self.query_one(".job-metric", Label).update(
-                f"{event.name} step {event.step}: {event.value:.4g}")
-            self.query_one(Sparkline).data = list(self.metric_values)
+            self.metrics.setdefault(event.name, []).append((event.step, event.value))
+            self.metric_name = event.name
+            self._curves().show(self.metrics)
         elif isinstance(event, Finished):
             if event.ok:
                 self.fraction = 1.0
                 self.query_one(ProgressBar).update(progress=1.0)
             text = event.summary or ("finished" if event.ok else "failed")
             self.lines.append(text)
-            log.write_line(("✓ " if event.ok else "✗ ") + text)
+            self.query_one(Log).write_line(("✓ " if event.ok else "✗ ") + text)
             self._set_status("done" if event.ok else "failed")

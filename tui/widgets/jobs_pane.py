@@ -16,6 +16,9 @@ from designer.design import Design
 from tui.jobs import Finished, JobRunner, JobUnavailable
 from tui.widgets.job_card import JobCard
 
+ACTIVE = ("queued", "running")
+"""Card statuses of jobs that have not ended."""
+
 
 class JobsPane(Vertical):
     """Job cards, newest at the bottom."""
@@ -66,11 +69,19 @@ class JobsPane(Vertical):
         except Exception as exc:  # noqa: BLE001 - a broken runner must show as a failed job, not crash the app
             card.apply(Finished(False, f"runner error: {exc}"))
             return
-        if card.status == "running":
+        if card.status in ACTIVE:
             card.apply(Finished(False, "the job's event stream ended without a result"))
 
+    def cancel_latest(self) -> JobCard | None:
+        """Ask the newest queued or running job to stop; returns its card (None when no job is active)."""
+        for card in reversed(self.cards):
+            if card.status in ACTIVE:
+                self.runner.cancel(card.job_id)
+                return card
+        return None
+
     def cancel_all(self) -> None:
-        """Ask every running job to stop (on quit)."""
+        """Ask every queued or running job to stop (on quit)."""
         for card in self.cards:
-            if card.status == "running":
+            if card.status in ACTIVE:
                 self.runner.cancel(card.job_id)

@@ -1,0 +1,325 @@
+"""The real JobRunner: training and export run as child processes (the workers), one job at a time.
+
+``ProcessRunner.start`` queues a job and returns at once; ``events`` waits for the job's turn (yielding
+Queued while another job runs), starts the worker through ``designer.training.client.TrainingJob`` or
+``designer.export.client.ExportJob``, and translates the worker's protocol events into the app's Progress,
+Log, Metric and Finished. A worker that crashes or is killed ends its job with Finished(ok=False) and the
+reason; nothing here touches the design being edited. TensorFlow is only ever loaded by the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import shutil
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from designer import designfile
+from designer.design import Design, DesignError
+from designer.export import protocol as export_protocol
+from designer.export.client import ExportJob
+from designer.training import protocol as train_protocol
+from designer.training.client import TrainingJob, fraction_done
+from designer.training.runs import RunError
+from tui.job_settings import default_out_dir
+from tui.jobs import JOB_KINDS, Finished, JobEvent, JobUnavailable, Log, Metric, Progress, Queued
+from tui.recovery import state_dir
+
+TRAIN_OPTIONS = frozenset(f.name for f in fields(train_protocol.TrainConfig)) - {"design", "out_dir", "run_dir"}
+"""Runner options passed through to the training worker's TrainConfig (``runs_dir`` sets its out_dir)."""
+
+EXPORT_OPTIONS = frozenset(f.name for f in fields(export_protocol.ExportRequest)) - {"source"}
+"""Runner options passed through to the export worker's ExportRequest (``source`` picks a run folder)."""
+
+_EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+_EXIT_WAIT_S = 30.0  # after its final event a worker only exits; one that hangs longer is killed
+
+
+@dataclass
+class _Job:
+    job_id: str
+    kind: str
+    design: Design
+    options: dict[str, object]
+    turn: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: bool = False
+    process: TrainingJob | ExportJob | None = None
+    done: bool = False
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+class ProcessRunner:
+    """Runs train and export jobs as worker processes, ``max_running`` at a time (default one; the rest queue).
+
+    ``runs_dir`` is where training runs go unless a job's options say (``runs_dir``); ``jobs_dir`` holds each
+    export's design snapshot and worker log (default ``<state dir>/jobs``; kept only when the export fails).
+    ``train_defaults`` / ``export_defaults`` are TrainConfig / ExportRequest fields every job gets unless its
+    options say otherwise (tests use them to keep jobs tiny). ``python`` runs the workers (default: this one).
+    """
+
+    def __init__(self, *, runs_dir: Path | None = None, jobs_dir: Path | None = None, max_running: int = 1,
+                 train_defaults: Mapping[str, object] | None = None,
+                 export_defaults: Mapping[str, object] | None = None, python: str | None = None) -> None:
+        self.runs_dir = runs_dir if runs_dir is not None else Path("runs")
+        self.jobs_dir = jobs_dir
+        self.max_running = max(1, max_running)
+        self.train_defaults = dict(train_defaults or {})
+        self.export_defaults = dict(export_defaults or {})
+        self.python = python
+        self.jobs: dict[str, _Job] = {}
+        self._waiting: list[_Job] = []  # queued or running, in start order
+        self._ids = itertools.count(1)
+
+    # --- the JobRunner protocol ------------------------------------------------------------------------------
+
+    def unavailable_reason(self, kind: str) -> str | None:
+        if kind in JOB_KINDS:
+            return None
+        return f"cnn-designer has no '{kind}' jobs (only {', '.join(JOB_KINDS)})"
+
+    def start(self, kind: str, design: Design, options: Mapping[str, object]) -> str:
+        reason = self.unavailable_reason(kind)
+        if reason is not None:
+            raise JobUnavailable(reason)
+        job = _Job(f"{kind}-{next(self._ids)}", kind, design, dict(options))
+        try:  # bad options fail now, as a card that says why, rather than in the worker
+            self._train_config(job) if kind == "train" else self._export_request(job, "check")
+        except (TypeError, ValueError) as exc:
+            raise JobUnavailable(f"cannot start the {kind} job: {exc}") from None
+        self.jobs[job.job_id] = job
+        self._waiting.append(job)
+        self._hand_out_turns()
+        return job.job_id
+
+    async def events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        job = self.jobs[job_id]
+        try:
+            if not job.turn.is_set() and not job.cancelled:
+                yield Queued(self._ahead(job))
+                await job.turn.wait()
+            if job.cancelled:
+                yield Finished(False, "cancelled before it started")
+                return
+            follow = self._train if job.kind == "train" else self._export
+            async for event in follow(job):
+                yield event
+                if isinstance(event, Finished):
+                    return
+            yield Finished(False, f"the {job.kind} worker ended without a result")
+        finally:
+            job.done = True
+            if job in self._waiting:
+                self._waiting.remove(job)
+            self._hand_out_turns()
+            if job.process is not None and job.process.process.returncode is None:
+                job.process.kill()  # the stream was abandoned (app quit): do not leave a worker behind
+
+    def cancel(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or job.done:
+            return
+        job.cancelled = True
+        if job.process is not None:
+            job.process.cancel()
+        else:
+            job.turn.set()  # a queued job wakes up and ends as cancelled
+
+    # --- beyond the protocol ---------------------------------------------------------------------------------
+
+    def kill(self, job_id: str) -> None:
+        """Stop a job's worker now (no checkpoint); the job ends as failed."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.process is not None:
+            job.process.kill()
+
+    def pid(self, job_id: str) -> int | None:
+        """The job's worker process id, once it has started."""
+        job = self.jobs.get(job_id)
+        return None if job is None or job.process is None else job.process.process.pid
+
+    def _ahead(self, job: _Job) -> int:
+        return self._waiting.index(job) if job in self._waiting else 0
+
+    def _hand_out_turns(self) -> None:
+        for job in self._waiting[:self.max_running]:
+            job.turn.set()
+
+    # --- training --------------------------------------------------------------------------------------------
+
+    def _train_config(self, job: _Job) -> train_protocol.TrainConfig:
+        values: dict[str, Any] = {**self.train_defaults,
+                                  **{k: v for k, v in job.options.items() if k in TRAIN_OPTIONS}}
+        runs_dir = job.options.get("runs_dir") or self.runs_dir
+        design_ref = job.options.get("path") or job.design.name
+        return train_protocol.TrainConfig(design=str(design_ref), out_dir=str(runs_dir), **values)
+
+    async def _train(self, job: _Job) -> AsyncIterator[JobEvent]:
+        try:
+            worker = await TrainingJob.start(self._train_config(job), design=job.design, python=self.python)
+        except (DesignError, RunError, OSError, ValueError) as exc:
+            yield Finished(False, f"cannot start training: {exc}")
+            return
+        job.process = worker
+        if job.cancelled:
+            worker.cancel()
+        yield Progress(0.0, "starting the training worker (loading TensorFlow)")
+        yield Log(f"run folder {worker.run_dir}")
+        translate = _TrainTranslator()
+        final: Finished | None = None
+        async with contextlib.aclosing(worker.events()) as stream:
+            async for event in stream:
+                for out in translate(event):
+                    if isinstance(out, Finished):
+                        final = out
+                    else:
+                        yield out
+                if final is not None:
+                    break
+        await _reap(worker)
+        if final is not None:
+            yield final
+
+    # --- export ----------------------------------------------------------------------------------------------
+
+    def _job_dir(self, job: _Job) -> Path:
+        return (self.jobs_dir if self.jobs_dir is not None else state_dir() / "jobs") / job.job_id
+
+    def _export_request(self, job: _Job, source: str) -> export_protocol.ExportRequest:
+        values: dict[str, Any] = {**self.export_defaults,
+                                  **{k: v for k, v in job.options.items() if k in EXPORT_OPTIONS}}
+        if not values.get("out_dir"):
+            values["out_dir"] = default_out_dir(job.design)
+        return export_protocol.ExportRequest(source=source, **values)
+
+    async def _export(self, job: _Job) -> AsyncIterator[JobEvent]:
+        job_dir = self._job_dir(job)
+        run = job.options.get("source")
+        try:
+            job_dir.mkdir(parents=True, exist_ok=True)
+            if run:
+                source = str(run)
+            else:  # the design as edited now, exported untrained
+                source = str(job_dir / "design.toml")
+                designfile.save(job.design, source)
+            request = self._export_request(job, source)
+            worker = await ExportJob.start(request, log_path=job_dir / "export.log", python=self.python)
+        except (OSError, ValueError) as exc:
+            yield Finished(False, f"cannot start the export: {exc}")
+            return
+        job.process = worker
+        if job.cancelled:
+            worker.cancel()
+        yield Progress(0.0, "starting the export worker (loading TensorFlow)")
+        yield Log(f"exporting {'run ' + source if run else 'the design as edited (untrained)'} to {request.out_dir}")
+        final: Finished | None = None
+        async with contextlib.aclosing(worker.events()) as stream:
+            async for event in stream:
+                for out in _translate_export(event):
+                    if isinstance(out, Finished):
+                        final = out
+                    else:
+                        yield out
+                if final is not None:
+                    break
+        await _reap(worker)
+        if final is None:
+            return
+        if final.ok:
+            shutil.rmtree(job_dir, ignore_errors=True)
+        else:
+            reason = "cancelled" if job.cancelled else final.summary
+            final = Finished(False, f"{reason} (worker log: {worker.log_path})")
+        yield final
+
+
+async def _reap(worker: TrainingJob | ExportJob) -> None:
+    """Wait for a worker that has sent its final event to exit; kill it if it hangs."""
+    try:
+        await asyncio.wait_for(worker.wait(), _EXIT_WAIT_S)
+    except TimeoutError:
+        worker.kill()
+        await worker.wait()
+
+
+class _TrainTranslator:
+    """Training worker events -> app events (it remembers the Started event for the progress fraction)."""
+
+    def __init__(self) -> None:
+        self.started: train_protocol.Started | None = None
+
+    def __call__(self, event: train_protocol.Event) -> list[JobEvent]:
+        started = self.started
+        if isinstance(event, train_protocol.Started):
+            self.started = event
+            return [Log(f"training {event.design} ({event.params:,} params) on {event.train_images:,} images "
+                        f"({event.val_images:,} validation), {event.steps_per_epoch} steps/epoch"),
+                    Progress(fraction_done(event, event.initial_epoch + 1, 0),
+                             f"epoch {event.initial_epoch + 1}/{event.epochs}")]
+        if isinstance(event, train_protocol.Progress):
+            fraction = fraction_done(started, event.epoch, event.step) if started else 0.0
+            return [Progress(fraction, f"epoch {event.epoch}/{started.epochs if started else '?'} step "
+                                       f"{event.step}/{event.steps} loss {_num(event.loss)} acc "
+                                       f"{_num(event.accuracy, '.1%')} {event.images_per_s:,.0f} img/s "
+                                       f"ETA {_duration(event.eta_s)}")]
+        if isinstance(event, train_protocol.EpochEnd):
+            out: list[JobEvent] = [Metric(name, event.epoch, float(getattr(event, name)))
+                                   for name in _EPOCH_METRICS if getattr(event, name) is not None]
+            if started is not None:
+                out.append(Progress(fraction_done(started, event.epoch, started.steps_per_epoch),
+                                    f"epoch {event.epoch}/{event.epochs} done"))
+            out.append(Log(f"epoch {event.epoch}/{event.epochs} loss {_num(event.loss)} acc "
+                           f"{_num(event.accuracy, '.1%')} val_loss {_num(event.val_loss)} val_acc "
+                           f"{_num(event.val_accuracy, '.1%')}{' best' if event.best else ''}"))
+            return out
+        if isinstance(event, train_protocol.Log):
+            return [Log(event.message if event.level == "info" else f"{event.level}: {event.message}")]
+        if isinstance(event, train_protocol.Finished):
+            if event.ok:
+                acc = event.metrics.get("test_accuracy")
+                return [Finished(True, f"test accuracy {_num(acc, '.1%')} after {event.epochs_completed} "
+                                       f"epoch(s); run {event.run_dir}")]
+            return [Finished(False, f"cancelled after {event.epochs_completed} finished epoch(s); last.keras "
+                                    f"kept in {event.run_dir}")]
+        if isinstance(event, train_protocol.Failed):
+            return [Finished(False, event.reason)]
+        return []  # epoch_start: the next progress event says it
+
+
+def _translate_export(event: export_protocol.Event) -> list[JobEvent]:
+    """Export worker events -> app events."""
+    if isinstance(event, export_protocol.Step):
+        done = event.index if event.done else event.index - 1
+        out: list[JobEvent] = [Progress(done / event.total, f"step {event.index}/{event.total}: {event.step}"
+                                                            f"{' done' if event.done else '…'}")]
+        if event.done:
+            out.append(Log(f"{event.step}: {event.seconds:.1f} s" + (f" — {event.detail}" if event.detail else "")))
+        return out
+    if isinstance(event, export_protocol.Log):
+        if event.message.startswith("UNTRAINED"):  # the summary says it, once
+            return []
+        return [Log(event.message if event.level == "info" else f"{event.level}: {event.message}")]
+    if isinstance(event, export_protocol.Exported):
+        summary = f"bundle in {event.out_dir}"
+        if event.untrained:
+            summary = f"UNTRAINED (random weights, predictions meaningless): {summary}"
+        others = [w for w in event.warnings if not w.startswith("UNTRAINED")]
+        if others:
+            summary += f"; {len(others)} warning(s): " + "; ".join(others)
+        return [Finished(True, summary)]
+    if isinstance(event, export_protocol.Failed):
+        return [Finished(False, event.reason)]
+    return []

@@ -1,0 +1,89 @@
+"""The export form (E): output folder, board and compression; Enter starts the export job.
+
+It says what will be exported: the design's best completed training run when one matches the design as
+edited, else the design itself, untrained (random weights; the bundle and its summary say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from designer.footprint import COMPRESSIONS
+from tui.job_settings import ExportSettings
+
+
+class ExportFormScreen(ModalScreen[ExportSettings | None]):
+    """Dismisses with valid ExportSettings, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, settings: ExportSettings, boards: Sequence[str], source: str) -> None:
+        super().__init__()
+        self.settings = settings
+        self.boards = list(boards) if settings.board in boards else [settings.board, *boards]
+        self.source = source
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-form", classes="dialog"):
+            yield Label("Export for STM32", classes="dialog-title")
+            yield Static(self.source, id="export-source")
+            with Horizontal(classes="form-row"):
+                yield Label("output folder", classes="form-label")
+                yield Input(self.settings.out_dir, id="x-out")
+            with Horizontal(classes="form-row"):
+                yield Label("board", classes="form-label")
+                yield Select([(b, b) for b in self.boards], value=self.settings.board, allow_blank=False,
+                             id="x-board")
+            with Horizontal(classes="form-row"):
+                yield Label("compression", classes="form-label")
+                yield Select([(c, c) for c in COMPRESSIONS], value=self.settings.compression, allow_blank=False,
+                             id="x-compression")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Export", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+            yield Label("[dim]Enter to start · Escape to cancel[/dim]")
+
+    def on_mount(self) -> None:
+        self.query_one("#x-out", Input).focus()
+
+    def value(self) -> ExportSettings:
+        """The form as ExportSettings (ValueError for anything impossible)."""
+        return ExportSettings(out_dir=self.query_one("#x-out", Input).value.strip(),
+                              board=str(self.query_one("#x-board", Select).value),
+                              compression=str(self.query_one("#x-compression", Select).value))
+
+    def _check(self) -> ExportSettings | None:
+        try:
+            settings = self.value()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#apply", Button).disabled = True
+            return None
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#apply", Button).disabled = False
+        return settings
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        """Start the export if the form is valid."""
+        settings = self._check()
+        if settings is not None:
+            self.dismiss(settings)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without exporting."""
+        self.dismiss(None)

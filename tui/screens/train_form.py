@@ -1,0 +1,92 @@
+"""The train form (T): dataset, epochs, batch size, learning rate and augmentation; Enter starts the job."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from tui.job_settings import TrainSettings
+
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("data", "dataset", "cifar10, or an image folder / .tar.gz / .zip / .npz"),
+    ("epochs", "epochs", ""),
+    ("batch_size", "batch size", ""),
+    ("learning_rate", "learning rate", ""),
+)
+"""(TrainSettings field, label, placeholder) for each input, top to bottom."""
+
+
+class TrainFormScreen(ModalScreen[TrainSettings | None]):
+    """Dismisses with valid TrainSettings, or None when cancelled; opens with the last values used."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, settings: TrainSettings, design_name: str) -> None:
+        super().__init__()
+        self.settings = settings
+        self.design_name = design_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="train-form", classes="dialog"):
+            yield Label(f"Train {self.design_name}", classes="dialog-title")
+            for key, label, placeholder in FIELDS:
+                with Horizontal(classes="form-row"):
+                    yield Label(label, classes="form-label")
+                    yield Input(str(getattr(self.settings, key)), id=f"t-{key}", placeholder=placeholder)
+            yield Checkbox("augment (random flips and shifts)", value=self.settings.augment, id="t-augment")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Train", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+            yield Label("[dim]Enter to start · Escape to cancel[/dim]")
+
+    def on_mount(self) -> None:
+        self.query_one("#t-data", Input).focus()
+
+    def value(self) -> TrainSettings:
+        """The form as TrainSettings (ValueError naming the field for anything impossible)."""
+        def text(key: str) -> str:
+            return self.query_one(f"#t-{key}", Input).value.strip()
+
+        def number(key: str, label: str, kind: type[int] | type[float]) -> int | float:
+            try:
+                return kind(text(key))
+            except ValueError:
+                raise ValueError(f"{label}: expected {'an integer' if kind is int else 'a number'}, "
+                                 f"received '{text(key)}'") from None
+        return TrainSettings(data=text("data"), epochs=int(number("epochs", "epochs", int)),
+                             batch_size=int(number("batch_size", "batch size", int)),
+                             learning_rate=float(number("learning_rate", "learning rate", float)),
+                             augment=self.query_one("#t-augment", Checkbox).value)
+
+    def _check(self) -> TrainSettings | None:
+        try:
+            settings = self.value()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#apply", Button).disabled = True
+            return None
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#apply", Button).disabled = False
+        return settings
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        """Start training if the form is valid."""
+        settings = self._check()
+        if settings is not None:
+            self.dismiss(settings)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without training."""
+        self.dismiss(None)
