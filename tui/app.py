@@ -4,7 +4,8 @@ Every edit goes through ``apply_edit``: it pushes the new Design onto the histor
 synchronously, redraws, and autosaves the design to the recovery file in a worker thread. An edit that
 makes the design invalid is kept (so the user can repair it, or undo); the budget panel then shows the
 DesignError and greys the last valid figures, and the layer table marks the failing layer with ✗.
-This module and everything it imports stay free of TensorFlow (a test checks sys.modules).
+This module and everything it imports stay free of TensorFlow (a test checks sys.modules). The dialog screens
+are imported where they open, so start-up pays only for the main screen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from designer.boards import Board, BoardError, load_catalogue
 from designer.design import Design, DesignError
@@ -40,17 +41,8 @@ from tui.editing import (
     toggle_batchnorm,
 )
 from tui.jobs import JobRunner, UnavailableRunner
-from tui.notebook_rows import collect_rows
 from tui.recovery import RecoveryFile
-from tui.screens.add_menu import BLOCK, AddMenuScreen
-from tui.screens.block_form import BlockFormScreen
-from tui.screens.board_picker import BoardPickerScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
-from tui.screens.layer_form import LayerFormScreen
 from tui.screens.main import KEYS, MainScreen, display_keys
-from tui.screens.notebook import NotebookScreen
-from tui.screens.path_prompt import PathScreen
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
@@ -125,9 +117,10 @@ class DesignerApp(App[None]):
         return self.main.query_one(JobsPane)
 
     def on_mount(self) -> None:
-        self.install_screen(MainScreen(self.runner), "main")
+        # The screen calls _first_draw once its widgets are mounted, before its first paint: an empty first
+        # frame would cost a second full layout and repaint before the design shows.
+        self.install_screen(MainScreen(self.runner, on_mounted=self._first_draw), "main")
         self.push_screen("main")
-        self.call_after_refresh(self._first_draw)
 
     def _first_draw(self) -> None:
         self.refresh_view()
@@ -152,7 +145,7 @@ class DesignerApp(App[None]):
         """Show one line under the table (errors in red)."""
         self.status = text
         status = self.main.query_one("#status", Static)
-        status.update(text)
+        status.update(text, layout=False)  # one line high (app.tcss): no layout pass on every edit
         status.set_class(error, "-error")
 
     def apply_edit(self, design: Design, *, cursor: int | None = None, message: str = "") -> None:
@@ -187,9 +180,8 @@ class DesignerApp(App[None]):
 
     # --- layer edits -------------------------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if isinstance(event.data_table, LayerTable):
-            self.action_edit()
+    def on_layer_table_row_selected(self, event: LayerTable.RowSelected) -> None:
+        self.action_edit()
 
     def action_edit(self) -> None:
         """Open the form for the selected layer."""
@@ -201,10 +193,14 @@ class DesignerApp(App[None]):
             if layer is not None:
                 self._edit(lambda: replace_layer(self.design, index, layer), cursor=index,
                            message=f"layer {index} changed")
+        from tui.screens.layer_form import LayerFormScreen
+
         self.push_screen(LayerFormScreen(self.design, index), done)
 
     def action_add(self) -> None:
         """Insert a layer (or a conv group) after the selected layer."""
+        from tui.screens.add_menu import BLOCK, AddMenuScreen
+
         at = self.index + 1 if self.design.layers else 0
 
         def chosen(kind: str | None) -> None:
@@ -223,6 +219,8 @@ class DesignerApp(App[None]):
         def done(spec: BlockSpec | None) -> None:
             if spec is not None:
                 self._edit(lambda: add_block(self.design, at, spec), cursor=at, message=f"conv group added at {at}")
+        from tui.screens.block_form import BlockFormScreen
+
         self.push_screen(BlockFormScreen(), done)
 
     def action_delete(self) -> None:
@@ -315,6 +313,8 @@ class DesignerApp(App[None]):
         def done(board: Board | None) -> None:
             if board is not None:
                 self.set_board(board)
+        from tui.screens.board_picker import BoardPickerScreen
+
         self.push_screen(BoardPickerScreen(self.boards, self.board, footprint), done)
 
     # --- files -------------------------------------------------------------------------------------------
@@ -346,6 +346,8 @@ class DesignerApp(App[None]):
             if path is not None and self.save_to(path) and then is not None:
                 then()
         default = self.path or f"{self.design.name.lower().replace(' ', '_')}.toml"
+        from tui.screens.path_prompt import PathScreen
+
         self.push_screen(PathScreen("Save the design as", default), done)
 
     def open_path(self, path: str) -> None:
@@ -365,6 +367,8 @@ class DesignerApp(App[None]):
         def done(path: str | None) -> None:
             if path is not None:
                 self.open_path(path)
+        from tui.screens.path_prompt import PathScreen
+
         self.push_screen(PathScreen("Open a design file", self.path or ""), done)
 
     def _offer_recovery(self) -> None:
@@ -383,6 +387,8 @@ class DesignerApp(App[None]):
                 self.recovery.clear()
                 self.set_status("recovery file discarded")
         where = f" (from {recovered.path})" if recovered.path else ""
+        from tui.screens.confirm import ConfirmScreen
+
         self.push_screen(ConfirmScreen(
             "Restore unsaved edits?",
             f"cnn-designer did not exit cleanly last time. Restore the unsaved design "
@@ -393,30 +399,81 @@ class DesignerApp(App[None]):
 
     def action_notebook(self) -> None:
         """All presets and saved designs side by side."""
+        from tui.notebook_rows import collect_rows
+        from tui.screens.notebook import NotebookScreen
+
         rows = collect_rows(self.board, self.settings, designs_dir=self.places.designs_dir or Path.cwd(),
                             runs_dir=self.places.runs_dir or Path("runs"), current=self.design)
         self.push_screen(NotebookScreen(rows, self.board, self.settings))
 
-    def _start_job(self, kind: str) -> None:
+    def _start_job(self, kind: str, extra: dict[str, object] | None = None) -> None:
         options: dict[str, object] = {"runtime": self.settings.runtime, "dtype": self.settings.dtype,
                                       "compression": self.settings.compression, "board": self.board.name,
-                                      "path": self.path}
+                                      "path": self.path, "runs_dir": str(self._runs_dir), **(extra or {})}
         card = self.jobs.start(kind, self.design, options)
         if card.status == "unavailable":
             self.set_status(card.message, error=True)
         else:
             self.set_status(f"{kind} job {card.job_id} started")
 
+    @property
+    def _runs_dir(self) -> Path:
+        return self.places.runs_dir or Path("runs")
+
     def action_train(self) -> None:
-        """Train the design (through the job runner)."""
-        self._start_job("train")
+        """Ask for the training settings (remembered from last time), then train the design as a job."""
+        if self.runner.unavailable_reason("train") is not None:
+            self._start_job("train")  # its card says why
+            return
+        # Imported here: the forms are only needed when a job starts, not at app start.
+        from tui.job_settings import SettingsStore, TrainSettings
+        from tui.screens.train_form import TrainFormScreen
+
+        store = SettingsStore(self.places.state_dir)
+
+        def done(settings: TrainSettings | None) -> None:
+            if settings is not None:
+                store.save_train(settings)
+                self._start_job("train", settings.options())
+        self.push_screen(TrainFormScreen(store.train(), self.design.name), done)
 
     def action_export(self) -> None:
-        """Export the design for the board (through the job runner)."""
-        self._start_job("export")
+        """Ask for the output folder, board and compression, then export the design (or its run) as a job."""
+        if self.runner.unavailable_reason("export") is not None:
+            self._start_job("export")  # its card says why
+            return
+        from tui.job_settings import ExportSettings, SettingsStore, default_out_dir, trained_run_for
+        from tui.screens.export_form import ExportFormScreen
+
+        store = SettingsStore(self.places.state_dir)
+        root, compression = store.export_root_and_compression()
+        run = trained_run_for(self.design, self._runs_dir)
+        if run is None:
+            source = (f"[b]{self.design.name}[/b] as edited, [b red]UNTRAINED[/]: random weights (sizes and "
+                      "arena are right, predictions are not). Train it first for a real model.")
+        else:
+            source = (f"[b]{self.design.name}[/b] from its best run {run.run_dir.name} (accuracy "
+                      f"{(run.accuracy or 0.0):.1%})")
+        settings = ExportSettings(default_out_dir(self.design, root), self.board.name, compression)
+
+        def done(chosen: ExportSettings | None) -> None:
+            if chosen is not None:
+                store.save_export(chosen)
+                self._start_job("export", {**chosen.options(), "source": str(run.run_dir) if run else None})
+        self.push_screen(ExportFormScreen(settings, [b.name for b in self.boards], source), done)
+
+    def action_cancel_job(self) -> None:
+        """Ask the newest queued or running job to stop."""
+        card = self.jobs.cancel_latest()
+        if card is None:
+            self.set_status("no job to cancel")
+        else:
+            self.set_status(f"cancelling {card.kind} job {card.job_id}")
 
     def action_help(self) -> None:
         """The key-binding overlay."""
+        from tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen([(display_keys(keys), text) for keys, _, text, _ in KEYS]))
 
     async def action_quit(self) -> None:
@@ -433,6 +490,8 @@ class DesignerApp(App[None]):
                     self._quit_clean()
             elif key == "d":
                 self._quit_clean()
+        from tui.screens.confirm import ConfirmScreen
+
         self.push_screen(ConfirmScreen("Unsaved changes", f"Save the changes to '{self.design.name}'?",
                                        [("s", "Save and quit"), ("d", "Quit without saving"), ("c", "Cancel")],
                                        cancel_key="c"), answer)
@@ -472,6 +531,10 @@ def run_app(preset: str | None = None, path: str | None = None, *, runner: JobRu
     except (DesignError, BoardError) as exc:
         print(f"cnn-designer: {exc}")
         return 2
+    if runner is None:
+        from tui.runners import ProcessRunner
+
+        runner = ProcessRunner()
     # A new path that does not exist yet is where the first save goes.
     create_app(design, runner=runner, path=path).run()
     return 0

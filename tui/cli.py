@@ -26,8 +26,6 @@ from designer.boards import Board, BoardError, default_board, find_board, fits, 
 from designer.design import Design, DesignError, analyze
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate, format_size
 from presets import load_preset, preset_ids
-from tui.export_cli import add_export_command, add_report_command, run_export_command, run_report_command
-from tui.train_cli import add_train_command, run_train_command
 
 PROG = "cnn-designer"
 COMMANDS = ("presets", "boards", "estimate", "train", "export", "report")
@@ -75,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="flash, RAM, MACC and inference time of one design on one board")
     est.add_argument("design", metavar="DESIGN", help="a preset id (model0 ... model13) or a design file path")
     _add_estimate_options(est)
+    # Imported here, not at the top: opening the app never builds this parser, and these modules (protocols,
+    # clients, progress bars) would cost the app's start-up ~50 ms.
+    from tui.export_cli import add_export_command, add_report_command
+    from tui.train_cli import add_train_command
+
     add_train_command(sub)
     add_export_command(sub)
     add_report_command(sub)
@@ -391,11 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(args_list)
             out = _console()
             if args.command == "train":
+                from tui.train_cli import run_train_command
+
                 return run_train_command(args)
-            if args.command == "export":
-                return run_export_command(args)
-            if args.command == "report":
-                return run_report_command(args)
+            if args.command in ("export", "report"):
+                from tui.export_cli import run_export_command, run_report_command
+
+                return (run_export_command if args.command == "export" else run_report_command)(args)
             handler = {"presets": cmd_presets, "boards": cmd_boards, "estimate": cmd_estimate}[args.command]
             return handler(args, out)
         app_args = build_app_parser().parse_args(args_list)

@@ -31,7 +31,7 @@ async def test_model5_loads_with_every_counter(make_app: MakeApp, model5: Design
         assert app.budget is not None and not app.budget.stale
         assert [bar.name for bar in app.budget.bars] == ["Params", "MACC", "Flash", "RAM"]
         assert params(app) == 552_362 == analyze(model5).params_total
-        marks = {i: str(app.table.get_cell_at((i, 9))) for i in range(22)}
+        marks = {i: app.table.cell(i, "mark") for i in range(22)}
         fp = app.budget.footprint
         assert fp is not None and fp.peak_layer is not None and fp.heaviest_layer is not None
         assert "▲" in marks[fp.peak_layer] and "◆" in marks[fp.heaviest_layer]
@@ -142,7 +142,7 @@ async def test_delete_flatten_shows_error_and_keeps_last_counters(make_app: Make
         assert budget.footprint is not None and budget.footprint.params_total == 552_362  # last valid, greyed
         assert "-stale" in app.main.query_one(BudgetPanel).classes
         assert "dense needs a flat input" in app.status
-        assert str(app.table.get_cell_at((18, 9))) == "✗"
+        assert app.table.cell(18, "mark") == "✗"
         await pilot.press("u")
         await pilot.pause()
         assert app.design == model5 and app.budget is not None and not app.budget.stale

@@ -78,7 +78,9 @@ def test_jobs_running_and_failed(snap_compare: SnapCompare, make_app: MakeApp, m
 
     async def start_jobs(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        await pilot.press("t", "e")
+        for key in ("t", "enter", "e", "enter"):
+            await pilot.press(key)
+            await pilot.pause()
         for _ in range(3):
             await pilot.pause()
         # The held train job never finishes; wait only for the export job's worker.

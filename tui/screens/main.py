@@ -6,6 +6,8 @@ The bindings live here, not on the app, so they are inactive while a dialog is o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -40,6 +42,7 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("N", "notebook", "Notebook view", True),
     ("t", "train", "Train", True),
     ("e", "export", "Export", True),
+    ("k", "cancel_job", "Cancel the newest job", False),
     ("question_mark", "help", "Keys", True),
     ("q", "quit", "Quit", True),
 )
@@ -61,9 +64,16 @@ class MainScreen(Screen[None]):
                         if shown and "," not in keys and keys in _KEY_NAMES else None)
                 for keys, action, description, shown in KEYS]
 
-    def __init__(self, runner: JobRunner) -> None:
+    def __init__(self, runner: JobRunner, on_mounted: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.runner = runner
+        self._on_mounted = on_mounted
+
+    def on_mount(self) -> None:
+        # Called with the widgets mounted but before the screen's first layout (ScreenResume comes after
+        # Mount): the app fills them here, so its first frame is the real one and it is laid out only once.
+        if self._on_mounted is not None:
+            self._on_mounted()
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -68,11 +68,24 @@ def render_budget(design: Design, board: Board, settings: Settings, budget: Budg
     return Group(*lines)
 
 
+def _height_key(design: Design, board: Board, settings: Settings, budget: Budget) -> tuple[object, ...]:
+    """What the panel's height depends on (which lines there are, and how long the ones that may wrap are)."""
+    nb = design.notebook
+    return (board.name, board.mcu, board.core, settings.describe(), budget.error, budget.fits is None,
+            budget.inference_ms is None, tuple((bar.name, len(bar.value), len(bar.detail)) for bar in budget.bars),
+            nb is None, nb is not None and nb.accuracy_percent is None)
+
+
 class BudgetPanel(Static):
     """Shows a Budget; the app calls ``show`` after every edit or settings change."""
+
+    _height_key: tuple[object, ...] | None = None
 
     def show(self, design: Design, board: Board, settings: Settings, budget: Budget) -> None:
         """Redraw for the current state."""
         self.set_class(budget.over_budget, "-over")
         self.set_class(budget.stale, "-stale")
-        self.update(render_budget(design, board, settings, budget))
+        # A layout pass re-places every widget on the screen; most edits leave the panel's height alone.
+        key = _height_key(design, board, settings, budget)
+        self.update(render_budget(design, board, settings, budget), layout=key != self._height_key)
+        self._height_key = key
