@@ -154,6 +154,7 @@ async def bench_edits(edits: int, gap_s: float = 0.04) -> tuple[list[float], lis
                 latencies.append(frames[0][0] - t0)
                 cpu.append(frames[0][1] - c0)
                 assert len(app.history.past) == before + 1, "the key press did not edit the design"
+            await pilot.pause()  # the app starts the last edit's autosave once that edit's frame is out
             await app.workers.wait_for_complete()
     return latencies, cpu
 

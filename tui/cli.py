@@ -9,6 +9,7 @@ only imported when the app opens.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -352,16 +353,22 @@ def open_app(design: str | None, preset: str | None) -> int:
             preset = source.removeprefix("preset ")
         else:
             path = design
+    # The app's imports keep nearly everything they allocate: collecting meanwhile only costs start-up time.
+    # The app turns the collector back on once its first frame is out (DesignerApp._started).
+    gc.disable()
     try:
-        # Imported here: textual costs ~0.5 s at import and the subcommands never need it.
-        from tui.app import run_app
-    except ModuleNotFoundError as exc:
-        if exc.name != "tui.app":
-            raise
-        print(f"{PROG}: the interactive app (tui.app) is not installed in this build; use the presets, boards "
-              "or estimate subcommands", file=sys.stderr)
-        return 1
-    result = run_app(path=path, preset=preset)
+        try:
+            # Imported here: textual costs ~0.5 s at import and the subcommands never need it.
+            from tui.app import run_app
+        except ModuleNotFoundError as exc:
+            if exc.name != "tui.app":
+                raise
+            print(f"{PROG}: the interactive app (tui.app) is not installed in this build; use the presets, "
+                  "boards or estimate subcommands", file=sys.stderr)
+            return 1
+        result = run_app(path=path, preset=preset)
+    finally:
+        gc.enable()
     return result if isinstance(result, int) else 0
 
 

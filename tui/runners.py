@@ -5,6 +5,9 @@ Queued while another job runs), starts the worker through ``designer.training.cl
 ``designer.export.client.ExportJob``, and translates the worker's protocol events into the app's Progress,
 Log, Metric and Finished. A worker that crashes or is killed ends its job with Finished(ok=False) and the
 reason; nothing here touches the design being edited. TensorFlow is only ever loaded by the workers.
+
+The app builds a ProcessRunner at start-up, but no job may ever run: the worker clients and protocols
+(~25 ms of imports) are imported where a job first needs them, not at the top of this module.
 """
 
 from __future__ import annotations
@@ -15,25 +18,35 @@ import itertools
 import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from designer import designfile
 from designer.design import Design, DesignError
-from designer.export import protocol as export_protocol
-from designer.export.client import ExportJob
-from designer.training import protocol as train_protocol
-from designer.training.client import TrainingJob, fraction_done
-from designer.training.runs import RunError
-from tui.job_settings import default_out_dir
 from tui.jobs import JOB_KINDS, Finished, JobEvent, JobUnavailable, Log, Metric, Progress, Queued
 from tui.recovery import state_dir
 
-TRAIN_OPTIONS = frozenset(f.name for f in fields(train_protocol.TrainConfig)) - {"design", "out_dir", "run_dir"}
-"""Runner options passed through to the training worker's TrainConfig (``runs_dir`` sets its out_dir)."""
+if TYPE_CHECKING:
+    from designer.export import protocol as export_protocol
+    from designer.export.client import ExportJob
+    from designer.training import protocol as train_protocol
+    from designer.training.client import TrainingJob
 
-EXPORT_OPTIONS = frozenset(f.name for f in fields(export_protocol.ExportRequest)) - {"source"}
-"""Runner options passed through to the export worker's ExportRequest (``source`` picks a run folder)."""
+
+@cache
+def train_options() -> frozenset[str]:
+    """Runner options passed through to the training worker's TrainConfig (``runs_dir`` sets its out_dir)."""
+    from designer.training import protocol as train_protocol
+
+    return frozenset(f.name for f in fields(train_protocol.TrainConfig)) - {"design", "out_dir", "run_dir"}
+
+
+@cache
+def export_options() -> frozenset[str]:
+    """Runner options passed through to the export worker's ExportRequest (``source`` picks a run folder)."""
+    from designer.export import protocol as export_protocol
+
+    return frozenset(f.name for f in fields(export_protocol.ExportRequest)) - {"source"}
 
 _EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 _EXIT_WAIT_S = 30.0  # after its final event a worker only exits; one that hangs longer is killed
@@ -161,13 +174,18 @@ class ProcessRunner:
     # --- training --------------------------------------------------------------------------------------------
 
     def _train_config(self, job: _Job) -> train_protocol.TrainConfig:
+        from designer.training import protocol as train_protocol
+
         values: dict[str, Any] = {**self.train_defaults,
-                                  **{k: v for k, v in job.options.items() if k in TRAIN_OPTIONS}}
+                                  **{k: v for k, v in job.options.items() if k in train_options()}}
         runs_dir = job.options.get("runs_dir") or self.runs_dir
         design_ref = job.options.get("path") or job.design.name
         return train_protocol.TrainConfig(design=str(design_ref), out_dir=str(runs_dir), **values)
 
     async def _train(self, job: _Job) -> AsyncIterator[JobEvent]:
+        from designer.training.client import TrainingJob
+        from designer.training.runs import RunError
+
         try:
             worker = await TrainingJob.start(self._train_config(job), design=job.design, python=self.python)
         except (DesignError, RunError, OSError, ValueError) as exc:
@@ -199,13 +217,19 @@ class ProcessRunner:
         return (self.jobs_dir if self.jobs_dir is not None else state_dir() / "jobs") / job.job_id
 
     def _export_request(self, job: _Job, source: str) -> export_protocol.ExportRequest:
+        from designer.export import protocol as export_protocol
+        from tui.job_settings import default_out_dir
+
         values: dict[str, Any] = {**self.export_defaults,
-                                  **{k: v for k, v in job.options.items() if k in EXPORT_OPTIONS}}
+                                  **{k: v for k, v in job.options.items() if k in export_options()}}
         if not values.get("out_dir"):
             values["out_dir"] = default_out_dir(job.design)
         return export_protocol.ExportRequest(source=source, **values)
 
     async def _export(self, job: _Job) -> AsyncIterator[JobEvent]:
+        from designer import designfile
+        from designer.export.client import ExportJob
+
         job_dir = self._job_dir(job)
         run = job.options.get("source")
         try:
@@ -262,6 +286,9 @@ class _TrainTranslator:
         self.started: train_protocol.Started | None = None
 
     def __call__(self, event: train_protocol.Event) -> list[JobEvent]:
+        from designer.training import protocol as train_protocol
+        from designer.training.client import fraction_done
+
         started = self.started
         if isinstance(event, train_protocol.Started):
             self.started = event
@@ -301,6 +328,8 @@ class _TrainTranslator:
 
 def _translate_export(event: export_protocol.Event) -> list[JobEvent]:
     """Export worker events -> app events."""
+    from designer.export import protocol as export_protocol
+
     if isinstance(event, export_protocol.Step):
         done = event.index if event.done else event.index - 1
         out: list[JobEvent] = [Progress(done / event.total, f"step {event.index}/{event.total}: {event.step}"

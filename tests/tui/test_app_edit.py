@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
+from textual.geometry import Region
 from textual.widgets import Input, OptionList, Select
 
+from designer.boards import load_catalogue
 from designer.design import Design, analyze
 from designer.layers import BatchNorm, Conv2D, Dense, MaxPool
 from tests.tui.conftest import SIZE
@@ -13,7 +16,7 @@ from tui.app import DesignerApp
 from tui.screens.add_menu import AddMenuScreen
 from tui.screens.block_form import BlockFormScreen
 from tui.screens.layer_form import LayerFormScreen
-from tui.widgets.budget_panel import BudgetPanel
+from tui.widgets.budget_panel import BudgetPanel, render_budget
 
 MakeApp = Callable[..., DesignerApp]
 
@@ -218,3 +221,48 @@ async def test_settings_keys_change_the_estimate(make_app: MakeApp, model5: Desi
         assert app.settings.runtime == "xcubeai" and app.settings.compression == "none"
         assert app.budget.footprint.compression == "none"
         assert app.design == model5  # settings are not edits
+
+
+async def test_budget_panel_repaints_only_changed_lines_and_stays_right(make_app: MakeApp, model5: Design) -> None:
+    # The panel caches each line's strips and repaints only the lines an edit changed: after each edit, what it
+    # paints (through Textual's per-line cache, as the screen gets it) must equal a full repaint, and read as
+    # the panel's content for the new state.
+    app = make_app(model5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.main.query_one(BudgetPanel)
+        app.table.select_layer(6)
+        small = load_catalogue(include_user=False).find("NUCLEO-F446RE")  # model5 does not fit it
+        for key in ("plus", "plus", "minus", "small board", "plus", "minus", "default board", "plus", "d", "plus"):
+            if key.endswith("board"):
+                app.set_board(small if key == "small board" else load_catalogue(include_user=False).default)
+            else:
+                await pilot.press(key)
+            await pilot.pause()
+            assert app.budget is not None
+            assert panel.has_class("-over") == app.budget.over_budget, key
+            if key.endswith("board"):
+                assert app.budget.over_budget == (key == "small board")
+            crop = Region(0, 0, panel.outer_size.width, panel.outer_size.height)
+            painted = [[(s.text, s.style) for s in strip] for strip in panel.render_lines(crop)]
+            panel.refresh()
+            repainted = [[(s.text, s.style) for s in strip] for strip in panel.render_lines(crop)]
+            assert painted == repainted, key
+            expected = render_budget(app.design, app.board, app.settings, app.budget).plain.splitlines()
+            shown = ["".join(text for text, _ in line).strip() for line in painted]
+            assert shown[:len(expected)] == [line.strip() for line in expected], key
+
+
+async def test_collector_paused_for_start_up_resumes_after_the_first_frame(make_app: MakeApp, model5: Design) -> None:
+    # The command line pauses the garbage collector while the app starts (tui.cli.open_app, run_app); the app
+    # must turn it back on once its first frame is out, or a long session would never collect.
+    app = make_app(model5)
+    gc.disable()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

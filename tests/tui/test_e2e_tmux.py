@@ -2,11 +2,17 @@
 
 They drive ``python -m tui.cli --preset model5`` (what the console script runs) with tmux send-keys and read
 the screen with capture-pane. Skipped when tmux is not installed (CI installs it).
+
+On a loaded machine a key can reach the app before the widget meant to take it is ready (a form that is
+painted but not yet focused), so each step waits for the screen to show the state the next key needs, and
+text goes into a field by clearing it and typing it again until the field shows it (clearing first makes
+the retry harmless whether the first try was lost or only late: the app reads its input in order).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 60.0  # generous: a loaded 2-core CI machine starts Python + Textual slowly
+RETRY_S = 10.0  # how long a field may take to show what was typed before it is cleared and typed again
 
 
 class Tmux:
@@ -56,6 +63,10 @@ class Tmux:
             subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
             time.sleep(0.05)
 
+    def type_text(self, text: str) -> None:
+        """Type ``text`` literally (one write, so no key of it is sent on its own)."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
     def screen(self) -> str:
         """The pane's text."""
         result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
@@ -71,18 +82,58 @@ class Tmux:
                              capture_output=True, text=True, check=True).stdout
         return int(out.strip())
 
-    def wait_for(self, predicate: Callable[[str], bool], what: str) -> str:
-        """Poll the screen until ``predicate`` holds; fail with the last screen after TIMEOUT_S."""
-        deadline = time.monotonic() + TIMEOUT_S
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if predicate(text):
-                return text
-            time.sleep(0.2)
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout_s: float = TIMEOUT_S) -> str:
+        """Poll the screen until ``predicate`` holds; fail with the last screen after ``timeout_s``."""
+        text = self.poll(predicate, timeout_s)
+        if text is not None:
+            return text
+        text = self.screen()
         size = subprocess.run(["tmux", "display-message", "-p", "-t", self.name, "#{window_width}x#{window_height}"],
                               capture_output=True, text=True).stdout.strip()
         pytest.fail(f"timed out waiting for {what}; screen ({size}) was:\n{text}")
+
+    def poll(self, predicate: Callable[[str], bool], timeout_s: float) -> str | None:
+        """The screen once ``predicate`` holds for it, or None after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = self.screen()
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+
+    def fill_field(self, field: str, value: str, cleared: Callable[[str], bool]) -> str:
+        """Replace the focused input's text with ``value``: clear it (Home, then ctrl+k), wait until
+        ``cleared`` holds for the screen, type ``value``, and wait until the ``field`` row shows it; clear and
+        type again while it does not. Returns the screen that shows it."""
+        shows_value = re.compile(rf"{re.escape(field)}\s+\S\s+{re.escape(value)}\s+\S").search
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.keys("Home", "C-k")
+            if self.poll(cleared, RETRY_S) is None:
+                continue
+            self.type_text(value)
+            text = self.poll(lambda s: any(shows_value(line) for line in s.splitlines()), RETRY_S)
+            if text is not None:
+                return text
+        return self.wait_for(lambda s: any(shows_value(line) for line in s.splitlines()), f"{field} = {value}", 0)
+
+    def open_form(self, layer: int) -> str:
+        """Open layer ``layer``'s edit form from the main screen (the cursor starts on layer 0); a cursor key
+        that went astray is seen in the form's title and put right."""
+        at = 0
+        for _ in range(5):
+            self.keys(*(["Down"] * (layer - at) if layer >= at else ["Up"] * (at - layer)), "Enter")
+            text = self.wait_for(lambda s: "Edit layer " in s, "an edit form")
+            found = re.search(r"Edit layer (\d+)", text)
+            assert found is not None
+            at = int(found.group(1))
+            if at == layer:
+                return text
+            self.keys("Escape")
+            self.wait_for(lambda s: "Edit layer " not in s, "the edit form to close")
+        pytest.fail(f"could not open layer {layer}'s form")
 
     def kill(self) -> None:
         """End the session if it is still there."""
@@ -115,13 +166,15 @@ def test_edit_and_save_in_tmux(tmux: Callable[[], Tmux], tmp_path: Path) -> None
     app = tmux()
     app.start("--preset", "model5")
     app.wait_for(lambda s: "Model5" in s and "Board" in s and "64 3x3 s1 same relu" in s, "the first frame")
-    app.keys(*["Down"] * 6, "Enter")
-    app.wait_for(lambda s: "Edit layer 6" in s, "the edit form")
-    app.keys("BSpace", "BSpace", "4", "8", "Enter")
-    screen = app.wait_for(lambda s: "48 3x3 s1 same relu" in s and "modified" in s, "the edited row")
-    assert "Edit layer 6" not in screen
+    app.open_form(6)
+    app.wait_for(lambda s: re.search(r"filters\s+\S\s+64\s+\S", s) is not None, "the filters field")
+    app.fill_field("filters", "48", lambda s: "filters: expected an integer" in s)
+    app.wait_for(lambda s: "expected an integer" not in s, "the form to accept 48")
+    app.keys("Enter")
+    screen = app.wait_for(lambda s: "48 3x3 s1 same relu" in s and "modified" in s and "Edit layer" not in s,
+                          "the edited row")
     app.keys("s")
-    app.wait_for(lambda s: "Save the design as" in s, "the save prompt")
+    app.wait_for(lambda s: "Save the design as" in s and "model5.toml" in s, "the save prompt")
     app.keys("Enter")  # the proposed name, model5.toml
     screen = app.wait_for(lambda s: "saved model5.toml" in s, "the save message")
     assert "modified" not in screen.splitlines()[0]
