@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.editing import BlockSpec, EditError
+from tui.screens.checked_form import CheckedFormScreen
 
 
-class BlockFormScreen(ModalScreen[BlockSpec | None]):
+class BlockFormScreen(CheckedFormScreen[BlockSpec]):
     """Dismisses with a valid BlockSpec, or None when cancelled; invalid numbers are refused inline."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    errors = (ValueError, EditError)
 
     def compose(self) -> ComposeResult:
         spec = BlockSpec()
@@ -33,7 +31,7 @@ class BlockFormScreen(ModalScreen[BlockSpec | None]):
                 yield Button("Add", id="apply", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def spec(self) -> BlockSpec:
+    def value(self) -> BlockSpec:
         """The form as a BlockSpec (ValueError/EditError for anything impossible)."""
         def number(key: str, kind: type) -> int | float:
             text = self.query_one(f"#b-{key}", Input).value.strip()
@@ -46,31 +44,3 @@ class BlockFormScreen(ModalScreen[BlockSpec | None]):
                          kernel=int(number("kernel", int)), dropout=float(number("dropout", float)),
                          batchnorm=self.query_one("#b-batchnorm", Checkbox).value,
                          pool=self.query_one("#b-pool", Checkbox).value)
-
-    def _check(self) -> BlockSpec | None:
-        try:
-            spec = self.spec()
-        except (ValueError, EditError) as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            self.query_one("#apply", Button).disabled = True
-            return None
-        self.query_one("#form-error", Static).update("")
-        self.query_one("#apply", Button).disabled = False
-        return spec
-
-    @on(Input.Changed)
-    def _changed(self) -> None:
-        self._check()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#apply")
-    def action_apply(self) -> None:
-        """Add the group if the form is valid."""
-        spec = self._check()
-        if spec is not None:
-            self.dismiss(spec)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without adding."""
-        self.dismiss(None)

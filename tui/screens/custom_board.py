@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from designer.boards import CORES, Board
+from tui.screens.checked_form import CheckedFormScreen
 
 _NUMBERS = (("clock_mhz", "clock (MHz)"), ("flash_kib", "flash (KiB)"), ("ram_kib", "RAM (KiB)"))
 
 
-class CustomBoardScreen(ModalScreen[Board | None]):
+class CustomBoardScreen(CheckedFormScreen[Board]):
     """Dismisses with a board built from the form (starting from ``template``), or None."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, template: Board) -> None:
         super().__init__()
@@ -46,7 +42,7 @@ class CustomBoardScreen(ModalScreen[Board | None]):
                 yield Button("Use board", id="apply", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def board(self) -> Board:
+    def value(self) -> Board:
         """The form as a Board; ValueError names the field that is wrong."""
         name = self.query_one("#c-name", Input).value.strip()
         if not name:
@@ -64,31 +60,3 @@ class CustomBoardScreen(ModalScreen[Board | None]):
         return replace(self.template, name=name, mcu="custom", core=core, series=self.template.series,
                        clock_hz=round(numbers["clock_mhz"] * 1e6), flash_bytes=round(numbers["flash_kib"] * 1024),
                        ram_bytes=round(numbers["ram_kib"] * 1024), ram_region="", note="entered by hand")
-
-    def _check(self) -> Board | None:
-        try:
-            board = self.board()
-        except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            self.query_one("#apply", Button).disabled = True
-            return None
-        self.query_one("#form-error", Static).update("")
-        self.query_one("#apply", Button).disabled = False
-        return board
-
-    @on(Input.Changed)
-    def _changed(self) -> None:
-        self._check()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#apply")
-    def action_apply(self) -> None:
-        """Use the board if the form is valid."""
-        board = self._check()
-        if board is not None:
-            self.dismiss(board)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without a board."""
-        self.dismiss(None)

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from designer.footprint import COMPRESSIONS
 from tui.job_settings import ExportSettings
+from tui.screens.checked_form import CheckedFormScreen
 
 
-class ExportFormScreen(ModalScreen[ExportSettings | None]):
+class ExportFormScreen(CheckedFormScreen[ExportSettings]):
     """Dismisses with valid ExportSettings, or None when cancelled."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, settings: ExportSettings, boards: Sequence[str], source: str) -> None:
         super().__init__()
@@ -59,31 +55,3 @@ class ExportFormScreen(ModalScreen[ExportSettings | None]):
         return ExportSettings(out_dir=self.query_one("#x-out", Input).value.strip(),
                               board=str(self.query_one("#x-board", Select).value),
                               compression=str(self.query_one("#x-compression", Select).value))
-
-    def _check(self) -> ExportSettings | None:
-        try:
-            settings = self.value()
-        except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            self.query_one("#apply", Button).disabled = True
-            return None
-        self.query_one("#form-error", Static).update("")
-        self.query_one("#apply", Button).disabled = False
-        return settings
-
-    @on(Input.Changed)
-    def _changed(self) -> None:
-        self._check()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#apply")
-    def action_apply(self) -> None:
-        """Start the export if the form is valid."""
-        settings = self._check()
-        if settings is not None:
-            self.dismiss(settings)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without exporting."""
-        self.dismiss(None)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.job_settings import TrainSettings
+from tui.screens.checked_form import CheckedFormScreen
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("data", "dataset", "cifar10, or an image folder / .tar.gz / .zip / .npz"),
@@ -20,10 +18,8 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
 """(TrainSettings field, label, placeholder) for each input, top to bottom."""
 
 
-class TrainFormScreen(ModalScreen[TrainSettings | None]):
+class TrainFormScreen(CheckedFormScreen[TrainSettings]):
     """Dismisses with valid TrainSettings, or None when cancelled; opens with the last values used."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, settings: TrainSettings, design_name: str) -> None:
         super().__init__()
@@ -62,31 +58,3 @@ class TrainFormScreen(ModalScreen[TrainSettings | None]):
                              batch_size=int(number("batch_size", "batch size", int)),
                              learning_rate=float(number("learning_rate", "learning rate", float)),
                              augment=self.query_one("#t-augment", Checkbox).value)
-
-    def _check(self) -> TrainSettings | None:
-        try:
-            settings = self.value()
-        except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            self.query_one("#apply", Button).disabled = True
-            return None
-        self.query_one("#form-error", Static).update("")
-        self.query_one("#apply", Button).disabled = False
-        return settings
-
-    @on(Input.Changed)
-    def _changed(self) -> None:
-        self._check()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#apply")
-    def action_apply(self) -> None:
-        """Start training if the form is valid."""
-        settings = self._check()
-        if settings is not None:
-            self.dismiss(settings)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without training."""
-        self.dismiss(None)
