@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -196,20 +196,8 @@ class ProcessRunner:
             worker.cancel()
         yield Progress(0.0, "starting the training worker (loading TensorFlow)")
         yield Log(f"run folder {worker.run_dir}")
-        translate = _TrainTranslator()
-        final: Finished | None = None
-        async with contextlib.aclosing(worker.events()) as stream:
-            async for event in stream:
-                for out in translate(event):
-                    if isinstance(out, Finished):
-                        final = out
-                    else:
-                        yield out
-                if final is not None:
-                    break
-        await _reap(worker)
-        if final is not None:
-            yield final
+        async for out in _translated(worker, _TrainTranslator()):
+            yield out
 
     # --- export ----------------------------------------------------------------------------------------------
 
@@ -250,16 +238,11 @@ class ProcessRunner:
         yield Progress(0.0, "starting the export worker (loading TensorFlow)")
         yield Log(f"exporting {'run ' + source if run else 'the design as edited (untrained)'} to {request.out_dir}")
         final: Finished | None = None
-        async with contextlib.aclosing(worker.events()) as stream:
-            async for event in stream:
-                for out in _translate_export(event):
-                    if isinstance(out, Finished):
-                        final = out
-                    else:
-                        yield out
-                if final is not None:
-                    break
-        await _reap(worker)
+        async for out in _translated(worker, _translate_export):
+            if isinstance(out, Finished):
+                final = out
+            else:
+                yield out
         if final is None:
             return
         if final.ok:
@@ -267,6 +250,24 @@ class ProcessRunner:
         else:
             reason = "cancelled" if job.cancelled else final.summary
             final = Finished(False, f"{reason} (worker log: {worker.log_path})")
+        yield final
+
+
+async def _translated(worker: TrainingJob | ExportJob,
+                      translate: Callable[[Any], list[JobEvent]]) -> AsyncIterator[JobEvent]:
+    """The worker's events as app events, up to its Finished (yielded last, after the worker is reaped)."""
+    final: Finished | None = None
+    async with contextlib.aclosing(worker.events()) as stream:
+        async for event in stream:
+            for out in translate(event):
+                if isinstance(out, Finished):
+                    final = out
+                else:
+                    yield out
+            if final is not None:
+                break
+    await _reap(worker)
+    if final is not None:
         yield final
 
 
