@@ -132,11 +132,12 @@ class DesignerApp(App[None]):
         self.call_after_refresh(self._started)
 
     def _started(self) -> None:
-        # The command line pauses the garbage collector while it imports and starts the app (run_app): start-up
-        # allocates ~10^5 objects and frees almost none, so collections then only cost time (a full one
-        # ~15 ms). After the first frame they are frozen (never scanned again) and collection resumes.
+        # Start-up allocates ~10^5 long-lived objects (the command line even pauses the collector while it
+        # imports and starts the app, see run_app). After the first frame they are frozen, never scanned
+        # again: otherwise every full collection during editing rescans them (~15 ms, a dropped frame).
+        # (No collection first: a full one here would hold up the first frame's write, ~50 ms.)
+        gc.freeze()
         if not gc.isenabled():
-            gc.freeze()
             gc.enable()
 
     def refresh_view(self) -> None:
