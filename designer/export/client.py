@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from designer.export.protocol import FINAL_EVENTS, Event, ExportRequest, Failed, Log, ProtocolError, decode_event
+from designer.export.protocol import FINAL_EVENTS, Event, ExportRequest, Failed, Log, decode_event
 
 _LINE_LIMIT = 4 * 1024 * 1024  # the exported event carries report.json's summary
 
@@ -58,15 +58,12 @@ class ExportJob:
 
     async def events(self) -> AsyncIterator[Event]:
         """Parsed events until the worker's output ends; always ends with an Exported or Failed event."""
+        from designer.training.client import decode_lines
+
         assert self.process.stdout is not None
-        async for raw in self.process.stdout:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if not line:
-                continue
-            try:
-                event = decode_event(line)
-            except ProtocolError as exc:  # should not happen: the worker keeps fd 1 for the protocol
-                event = Log(f"[not an export event] {exc}", "stdout")
+        # A line that is not an event should not happen: the worker keeps fd 1 for the protocol.
+        async for event in decode_lines(self.process.stdout, decode_event,
+                                        lambda _line, exc: Log(f"[not an export event] {exc}", "stdout")):
             if isinstance(event, FINAL_EVENTS):
                 self.final = event
             yield event

@@ -13,9 +13,10 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from designer.design import Design
 from designer.training import runs
@@ -71,6 +72,24 @@ def log_tail(path: Path, lines: int = 5) -> str:
     return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
+EventT = TypeVar("EventT")
+
+
+async def decode_lines(stream: asyncio.StreamReader, decode: Callable[[str], EventT],
+                       not_an_event: Callable[[str, ProtocolError], EventT]) -> AsyncIterator[EventT]:
+    """Events from a worker's stdout, one JSON object per line (blank lines skipped); a line ``decode``
+    rejects becomes ``not_an_event(line, error)``. Shared by the training and export clients."""
+    async for raw in stream:
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line:
+            continue
+        try:
+            event = decode(line)
+        except ProtocolError as exc:
+            event = not_an_event(line, exc)
+        yield event
+
+
 class TrainingJob:
     """A running worker process."""
 
@@ -108,14 +127,9 @@ class TrainingJob:
     async def events(self) -> AsyncIterator[Event]:
         """Parsed events until the worker's output ends; always ends with a Finished or Failed event."""
         assert self.process.stdout is not None
-        async for raw in self.process.stdout:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if not line:
-                continue
-            try:
-                event = decode_event(line)
-            except ProtocolError:
-                event = Log(message=line, level="stdout")  # should not happen: fd 1 goes to the log
+        # A line that is not an event should not happen (fd 1 goes to the log); it is kept as a log line.
+        async for event in decode_lines(self.process.stdout, decode_event,
+                                        lambda line, _exc: Log(message=line, level="stdout")):
             if isinstance(event, FINAL_EVENTS):
                 self.final = event
             yield event
