@@ -11,6 +11,7 @@ are imported where they open, so start-up pays only for the main screen.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -554,7 +555,7 @@ def run_app(preset: str | None = None, path: str | None = None, *, runner: JobRu
         else:
             design = None
     except (DesignError, BoardError) as exc:
-        print(f"cnn-designer: {exc}")
+        print(f"cnn-designer: {exc}", file=sys.stderr)
         return 2
     if runner is None:
         from tui.runners import ProcessRunner

@@ -357,15 +357,9 @@ def open_app(design: str | None, preset: str | None) -> int:
     # The app turns the collector back on once its first frame is out (DesignerApp._started).
     gc.disable()
     try:
-        try:
-            # Imported here: textual costs ~0.5 s at import and the subcommands never need it.
-            from tui.app import run_app
-        except ModuleNotFoundError as exc:
-            if exc.name != "tui.app":
-                raise
-            print(f"{PROG}: the interactive app (tui.app) is not installed in this build; use the presets, "
-                  "boards or estimate subcommands", file=sys.stderr)
-            return 1
+        # Imported here: textual costs ~0.5 s at import and the subcommands never need it.
+        from tui.app import run_app
+
         result = run_app(path=path, preset=preset)
     finally:
         gc.enable()
