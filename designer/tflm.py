@@ -5,9 +5,10 @@ converter really produces (``_lower``), then reproduces TFLite Micro's memory la
 
 * which ops and tensors exist: dropouts vanish; a BatchNorm right after a conv/depthwise/dense with no
   activation folds into it, one right before a Dense folds into that Dense (except when that Dense is linear
-  and feeds another Dense), any other BatchNorm becomes MUL + ADD with their own activation tensors; ReLU and
-  ReLU6 fuse into the op before them when it can take a fused activation (conv, depthwise, dense, ADD,
-  pools); tanh, sigmoid and softmax are ops of their own; Flatten is a RESHAPE (none when the map is 1x1);
+  and feeds another Dense), any other BatchNorm on a feature map is the 1x1 depthwise conv that
+  designer.tflite_tools.tflite_graph writes for it (per-channel int8), one on a vector becomes MUL + ADD
+  with their own activation tensors; ReLU and ReLU6 fuse into the op before them when it can take a fused
+  activation (conv, depthwise, dense, ADD, pools); tanh, sigmoid and softmax are ops of their own; Flatten is a RESHAPE (none when the map is 1x1);
   GlobalAveragePooling is MEAN (which asks for scratch buffers).
 * the non-persistent head: TFLM's GreedyMemoryPlanner (buffers sorted by size, ties with the later tensor
   first, each placed at the lowest offset free for its whole lifetime; sizes rounded up to 16 bytes).
@@ -152,7 +153,7 @@ class _Lowering:
                       len(s.output_shape) + 1))
 
     def weighted(self, s: LayerStats, kind: str, weights: int, channels: int, base: str, bias_name: str,
-                 rank: int) -> None:
+                 rank: int, act: str | None = None) -> None:
         layer = s.layer
         seg = self.seg(s)
         consts = [_Const(weights, self.elem, channels if self.int8 else 0, seg + base, rank)]
@@ -174,7 +175,7 @@ class _Lowering:
                 consts[1].name = seg + base + "1"
                 consts.reverse()
         self.emit(op)
-        self.activation(s, layer.activation_fn, own_layer=True)
+        self.activation(s, act or layer.activation_fn, own_layer=True)
 
     def next_layers(self, pos: int) -> list[LayerStats]:
         return self.stats[pos + 1:]
@@ -192,6 +193,13 @@ class _Lowering:
                 base = "convolution" if conv else "depthwise"
                 bias_name = f"{seg}BiasAdd;{seg}{base};{seg}Squeeze"
                 self.weighted(s, "CONV_2D" if conv else "DEPTHWISE_CONV_2D", weights, cout, base, bias_name, 4)
+            elif kind == "batchnorm" and len(s.output_shape) == 3:
+                if self.bn_folds(pos):
+                    continue
+                # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
+                c = s.output_shape[-1]
+                self.weighted(s, "DEPTHWISE_CONV_2D", c, c, "depthwise", f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze",
+                              4, act="linear")
             elif kind == "dense":
                 units = s.output_shape[0]
                 self.weighted(s, "FULLY_CONNECTED", units * s.input_shape[0], units, "MatMul", seg + "BiasAdd", 2)
@@ -289,7 +297,8 @@ class _Lowering:
         s = self.stats[pos]
         last = self.ops[-1] if self.ops else None
         if (last is not None and last.layer == self.last_layer and last.kind in _FOLDS_BN
-                and last.act == "linear" and pos > 0 and self.stats[pos - 1].index == last.layer):
+                and last.act == "linear" and pos > 0 and self.stats[pos - 1].index == last.layer
+                and self.stats[pos - 1].layer.kind != "batchnorm"):
             if last.kind == "DEPTHWISE_CONV_2D":
                 self.fold_names(last, self.seg(s))
             return True

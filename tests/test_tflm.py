@@ -25,7 +25,7 @@ pytest.importorskip("tflite_micro", reason="tflite-micro ships Linux x86_64 whee
 pytest.importorskip("tensorflow", reason="the converter needs TensorFlow")
 
 ARENA_TOLERANCE = 0.02
-FILE_TOLERANCE = 0.02  # every file, the smallest (3 KiB) included; measured worst 0.9 %
+FILE_TOLERANCE = 0.02  # every file, the smallest (3 KiB) included; measured worst 1.0 %
 
 GENERATED_SEEDS = range(20)
 DTYPES = ("int8", "float32")

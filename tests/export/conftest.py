@@ -30,7 +30,7 @@ TINY = Design(
     input_shape=(8, 8, 3),
     classes=3,
 )
-"""Conv(ReLU) -> BN (lowered to MUL + ADD) -> pool -> flatten -> dense: 643 params."""
+"""Conv(ReLU) -> BN (unfoldable: a 1x1 depthwise conv in the .tflite) -> pool -> flatten -> dense: 643 params."""
 
 FAKE_FIGURES = dict(weights=2_468, activations=1_792, lib_flash=13_579, lib_ram=2_222, macc=11_111, params=643)
 """What the fake stedgeai reports (made up, distinct from anything we compute)."""
