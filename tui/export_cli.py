@@ -55,8 +55,9 @@ def add_export_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH", help="data set for calibration/evaluation (default: the run's)")
     p.add_argument("--calibration-images", type=int, default=300, metavar="N",
                    help="training images used to calibrate int8 (default: 300)")
-    p.add_argument("--eval-images", type=int, default=1000, metavar="N",
-                   help="test images for float32 vs int8 accuracy (default: 1000)")
+    p.add_argument("--eval-images", type=int, default=ExportRequest.eval_images, metavar="N",
+                   help="test images for float32 vs int8 accuracy, a seeded sample of a larger test set "
+                        f"(default: {ExportRequest.eval_images:,})")
     p.add_argument("--no-stedgeai", action="store_true", help="do not run stedgeai analyze even if on PATH")
     p.add_argument("--json", action="store_true", help="print one JSON object (report.json and where it is)")
     return p

@@ -264,7 +264,8 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
         float32_arena=asdict(float_arena), comparison=comparison, evaluated_on=eval_on,
         files={name: _file_entry(out / name) for name in sorted(os.listdir(out))
                if (out / name).is_file()},
-        analyze_run=analyze_run, run_metrics=source.metrics, int8_ops=tuple(ops_used(int8_bytes)))
+        analyze_run=analyze_run, run_metrics=source.metrics, int8_ops=tuple(ops_used(int8_bytes)),
+        bn_as_depthwise=tuple(tflite_tools.unfoldable_batchnorms(model)))
     data_json = report.build_report(facts)
     report.write_report(out, data_json)
     end("write report", f"{len(data_json['warnings'])} warning(s)")

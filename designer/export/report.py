@@ -54,6 +54,7 @@ class ExportFacts:
     analyze_run: AnalyzeRun | None = None
     run_metrics: dict[str, Any] = field(default_factory=dict)
     int8_ops: tuple[str, ...] = ()  # builtin ops of the int8 model (the TFLM op resolver needs them)
+    bn_as_depthwise: tuple[str, ...] = ()  # Keras names of the BNs the .tflite files hold as depthwise convs
 
 
 def _estimate(design: Design, runtime: str, dtype: str, compression: str) -> tuple[Any, str]:
@@ -163,7 +164,7 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
                   "class_names": list(f.class_names), "params_total": f.analysis.params_total,
                   "params_trainable": f.analysis.params_trainable, "macc": f.analysis.macc},
         "quantization": {"input": f.input_quant, "output": f.output_quant, "calibration": f.calibration,
-                         "preprocessing": f.preprocessing},
+                         "preprocessing": f.preprocessing, "batchnorm_as_depthwise": list(f.bn_as_depthwise)},
         "arena": {"int8_measured_bytes": f.arena["total_bytes"], "int8_head_bytes": f.arena["head_bytes"],
                   "int8_tail_bytes": f.arena["tail_bytes"], "int8_smallest_bytes": f.arena_smallest_bytes,
                   "margin_bytes": f.arena_margin_bytes, "config_bytes": f.arena_config_bytes,
@@ -233,6 +234,12 @@ def render_markdown(r: dict[str, Any]) -> str:
             f"Input scale {q['input']['scale']:.9g}, zero point {q['input']['zero_point']}; output scale "
             f"{q['output']['scale']:.9g}, zero point {q['output']['zero_point']}. Preprocessing: "
             f"{q['preprocessing']}. Calibration: {q['calibration']}.", ""]
+    if q["batchnorm_as_depthwise"]:
+        out[-1:] = ["", f"BatchNormalization layers the converter cannot fold into a conv "
+                    f"({', '.join(q['batchnorm_as_depthwise'])}) are 1x1 depthwise convolutions in the .tflite "
+                    "files: the same float function, with per-channel int8 scales where the converter would "
+                    "write MUL + ADD with one scale per tensor. model.keras and model.h5 keep them as "
+                    "BatchNormalization (X-CUBE-AI folds them itself).", ""]
     xa = r["xcubeai_analyze"]
     if xa and xa["report"]:
         x = xa["report"]

@@ -184,9 +184,13 @@ def run_data(source: ExportSource, *, data: str | None, calibration_images: int,
     calib = (x_train[np.sort(pick)].astype(np.float32) * scale + offset).astype(np.float32)
     test_x = test_y = None
     if x_test is not None and len(x_test):
-        n = min(eval_images, len(x_test))
-        test_x = (x_test[:n].astype(np.float32) * scale + offset).astype(np.float32)
-        test_y = np.asarray(y_test[:n]).reshape(-1).astype(np.int64)
+        # A seeded sample, not the first n: image folders load class by class, so the first 1,000 CIFAR-10
+        # test images are all airplanes.
+        rows = np.arange(len(x_test))
+        if eval_images < len(x_test):
+            rows = np.sort(rng.choice(len(x_test), size=eval_images, replace=False))
+        test_x = (x_test[rows].astype(np.float32) * scale + offset).astype(np.float32)
+        test_y = np.asarray(y_test).reshape(-1)[rows].astype(np.int64)
     lo, hi = offset, 255 * scale + offset
     return ExportData(calib, test_x, test_y, class_names_for(source, names),
                       f"{len(calib)} training images of {where} ({text})", text, (min(lo, hi), max(lo, hi)))

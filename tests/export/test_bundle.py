@@ -108,7 +108,11 @@ def test_report_matches_the_files(run_bundle: Bundle) -> None:
     assert r["arena"]["int8_smallest_bytes"] <= r["arena"]["int8_measured_bytes"] < r["arena"]["config_bytes"]
     assert r["fit"]["tflm_int8"]["fits"] and r["fit"]["tflm_int8"]["flash_used_bytes"] >= int8_size
     assert "CONV_2D" in r["int8_ops"] and "DELEGATE" not in r["int8_ops"]
+    # The BN after the ReLU conv is a per-channel depthwise conv in the .tflite, and the report says so.
+    assert "DEPTHWISE_CONV_2D" in r["int8_ops"] and "MUL" not in r["int8_ops"]
+    assert r["quantization"]["batchnorm_as_depthwise"] == ["l01_batchnorm"]
     md = (run_bundle.out / "report.md").read_text()
+    assert "(l01_batchnorm) are 1x1 depthwise convolutions" in md
     assert f"| model_int8.tflite | {int8_size:,} |" in md
     assert f"model_config.h asks for {r['arena']['config_bytes']:,} B" in md
     assert "UNTRAINED" not in md
