@@ -7,6 +7,7 @@ callback (the worker turns it into protocol events). TensorFlow is imported insi
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -66,6 +67,25 @@ def default_out_dir(source: ExportSource) -> Path:
     return Path("exports") / csource.c_identifier(source.design.name)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove the scratch folders of exports to ``target`` whose process is gone (killed with SIGKILL, or
+    the machine went down): a cancelled or failed export cleans up after itself, a killed one cannot."""
+    for folder in target.parent.glob(f".{glob.escape(target.name)}.partial-*"):
+        pid = folder.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _prepare_target(target: Path) -> Path:
     """Check the target can be written and return a fresh scratch folder beside it."""
     if target.exists() and not target.is_dir():
@@ -76,6 +96,7 @@ def _prepare_target(target: Path) -> Path:
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(target)
         scratch = parent / f".{target.name}.partial-{os.getpid()}-{time.monotonic_ns()}"
         scratch.mkdir()
         probe = scratch / ".write-test"

@@ -73,7 +73,7 @@ class ExportJob:
             yield self.final
 
     def cancel(self) -> None:
-        """Stop the export (SIGTERM: an export has no checkpoint worth a graceful stop)."""
+        """Stop the export (SIGTERM: the worker unwinds, removes its scratch folder and reports Failed)."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
 

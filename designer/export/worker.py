@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -34,6 +35,14 @@ ExportFunction = Callable[..., "ExportResult"]
 """export_bundle's signature: (request, on_step, on_log) -> ExportResult."""
 
 
+class Cancelled(BaseException):
+    """SIGTERM arrived (the job was cancelled): unwinds the export, which removes its scratch folder."""
+
+
+def _cancel_on_sigterm(_signum: int, _frame: object) -> None:
+    raise Cancelled
+
+
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     keys = ("design", "c_name", "board", "arena", "accuracy", "fit")
     return {k: report[k] for k in keys if k in report}
@@ -55,6 +64,9 @@ def run(request: ExportRequest, emit: Callable[[Event], None],
 
     try:
         result = export(request, on_step, on_log)
+    except Cancelled:
+        emit(Failed("export cancelled; its partial files were removed and no bundle was written"))
+        return 1
     except ExportError as exc:
         emit(Failed(str(exc)))
         return 1
@@ -89,6 +101,8 @@ def main(argv: list[str] | None = None, *, stdin: IO[str] | None = None, stdout:
     except ProtocolError as exc:
         emit(Failed(str(exc)))
         return 2
+    # A cancel (SIGTERM) unwinds through the export's cleanup instead of leaving its scratch folder behind.
+    signal.signal(signal.SIGTERM, _cancel_on_sigterm)
     with contextlib.redirect_stdout(sys.stderr):
         return run(request, emit)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -130,3 +131,22 @@ def test_a_new_bundle_replaces_an_old_one(tmp_path: Path) -> None:
     _move_into_place(scratch, target)
     assert _leftovers(tmp_path) == ["bundle"] and _leftovers(target) == ["report.json"]
     assert (target / "report.json").read_text() == "new"
+
+
+def test_scratch_folders_of_killed_exports_are_removed(tmp_path: Path) -> None:
+    """A SIGKILLed export cannot clean up; the next export to the same folder does, sparing live ones."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale = tmp_path / f".bundle.partial-{dead.stdout.strip()}-123"
+    live = tmp_path / f".bundle.partial-{os.getppid()}-456"  # another export still running
+    other = tmp_path / f".bundle2.partial-{dead.stdout.strip()}-789"  # another target's: not ours to judge
+    for folder in (stale, live, other):
+        (folder / "model.keras").parent.mkdir()
+        (folder / "model.keras").write_bytes(b"half")
+    export_bundle(ExportRequest(source="model4", out_dir=str(tmp_path / "bundle"), calibration_images=5,
+                                eval_images=5, stedgeai=False))
+    assert not stale.exists() and live.is_dir() and other.is_dir()
+    assert (tmp_path / "bundle" / "report.json").is_file()

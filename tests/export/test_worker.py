@@ -54,3 +54,27 @@ def test_bad_request_line() -> None:
     assert main(['{"source": "model2", "compression": "max"}'], stdout=out) == 2
     event = decode_event(out.getvalue().strip())
     assert isinstance(event, Failed) and "compression must be one of" in event.reason
+
+
+def test_sigterm_cancels_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The real worker, cancelled as the app and the CLI cancel it (SIGTERM) while it converts."""
+    import signal
+    import subprocess
+
+    from designer.export.client import worker_command, worker_env
+
+    out = tmp_path / "bundle"
+    request = ExportRequest(source="model4", out_dir=str(out), calibration_images=10, eval_images=10,
+                            stedgeai=False)
+    proc = subprocess.Popen(worker_command(request), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=worker_env(), text=True)
+    assert proc.stdout is not None
+    events: list[Event] = []
+    for line in proc.stdout:
+        events.append(decode_event(line))
+        if events[-1] == Step("convert", 2, 8):  # the model is built; the scratch folder holds the export
+            assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name]
+            proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 1
+    assert isinstance(events[-1], Failed) and "cancelled" in events[-1].reason
+    assert list(tmp_path.iterdir()) == []  # no bundle, no scratch folder
