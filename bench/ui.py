@@ -1,11 +1,16 @@
 """UI benchmarks: start-to-first-frame of ``cnn-designer`` against a bare Textual app, and edit-to-repaint.
 
-    python bench/ui.py [--runs 15] [--edits 200] [--rounds 3] [--part all|start|edit]
+    python bench/ui.py [--runs 15] [--edits 200] [--rounds 3] [--part all|start|edit] [--no-bytecode-cache]
 
 1. Start-to-first-frame: each app runs in a pseudo-terminal (160x48); the clock runs from spawning the process
    until its first frame shows a marker text ("Board" for cnn-designer --preset model5, "READY" for a bare
    Textual app showing one Static). Runs alternate between the two apps so both see the same machine load;
    the medians are compared (goal: ratio <= 1.3), and the p95s and the ratio of per-pair times are printed.
+   Both apps run from compiled bytecode, as an installed app does (pip compiles it at install; an editable
+   install writes it on the first run): the children get a fresh ``PYTHONPYCACHEPREFIX`` that the untimed
+   warm-up runs fill, whatever ``PYTHONDONTWRITEBYTECODE`` says here. Without a cache every start of
+   cnn-designer compiles its own ~20 modules from source (~50 ms here) while Textual's bytecode, compiled
+   at install, is read as usual: ``--no-bytecode-cache`` measures that case.
 2. Edit-to-repaint: in-process, headless, on ``deep_design(100)``: the clock runs from handing the app a ``-``
    / ``+`` key on a conv row (as its terminal driver does) until the app hands the next screen update to its
    driver (App._display): the estimate, the table and panel redraw and Textual's frame scheduling (goal: p95
@@ -85,15 +90,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_start(runs: int) -> tuple[list[float], list[float]]:
+def bench_start(runs: int, bytecode_cache: bool = True) -> tuple[list[float], list[float]]:
     """Start-to-first-frame seconds of (cnn-designer, bare Textual app), ``runs`` each, taken in turns."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         env.update({"TERM": "xterm-256color", "CNN_DESIGNER_STATE_DIR": str(Path(tmp) / "state"),
                     "PYTHONPATH": str(ROOT), "BENCH_CWD": tmp})
+        if bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         ours_argv = [sys.executable, "-m", "tui.cli", "--preset", "model5"]
         bare_argv = [sys.executable, "-c", BARE_APP]
-        first_frame_s(bare_argv, b"READY", env)  # warm the OS file cache for both
+        first_frame_s(bare_argv, b"READY", env)  # warm the OS file cache (and the bytecode cache) for both
         first_frame_s(ours_argv, b"Board", env)
         ours, bare = [], []
         for n in range(runs):
@@ -166,13 +174,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="edit rounds, each in a fresh app (default 3)")
     parser.add_argument("--gap-ms", type=float, default=40.0, help="pause between edits (default 40 ms)")
     parser.add_argument("--part", choices=("all", "start", "edit"), default="all", help="what to run")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="start both apps without a bytecode cache (cnn-designer then compiles its modules)")
     args = parser.parse_args()
 
     if args.part in ("all", "start"):
-        ours, bare = bench_start(args.runs)
+        ours, bare = bench_start(args.runs, bytecode_cache=not args.no_bytecode_cache)
         ratio = statistics.median(ours) / statistics.median(bare)
         pair_ratios = [o / b for o, b in zip(ours, bare, strict=True)]
-        print(f"start-to-first-frame ({args.runs} runs each, alternating, 160x48 pty):")
+        cache = "no bytecode cache" if args.no_bytecode_cache else "bytecode cached"
+        print(f"start-to-first-frame ({args.runs} runs each, alternating, 160x48 pty, {cache}):")
         print(f"  cnn-designer --preset model5  median {statistics.median(ours) * 1000:6.0f} ms   "
               f"p95 {percentile(ours, 0.95) * 1000:6.0f} ms")
         print(f"  bare Textual app              median {statistics.median(bare) * 1000:6.0f} ms   "

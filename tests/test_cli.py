@@ -229,7 +229,8 @@ def test_module_entry_point_exits_2_without_traceback() -> None:
 
 @pytest.fixture
 def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Stand in for tui.app so these tests check what the CLI hands over, not the app itself."""
+    """Stand in for tui.app so these tests check what the CLI hands over (the design it loaded and checked, and
+    the path saves go to), not the app itself."""
     calls: list[dict[str, Any]] = []
     module = types.ModuleType("tui.app")
 
@@ -244,13 +245,13 @@ def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_preset_option_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--preset", "model5")[0] == 0
-    assert fake_app == [{"path": None, "preset": "model5"}]
+    assert fake_app == [{"design": load_preset("model5"), "path": None}]
 
 
 def test_preset_id_as_design_opens_the_app(fake_app: list[dict[str, Any]],
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "Model2")[0] == 0
-    assert fake_app == [{"path": None, "preset": "model2"}]
+    assert fake_app == [{"design": load_preset("model2"), "path": None}]
 
 
 def test_design_file_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
@@ -260,19 +261,19 @@ def test_design_file_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytes
     path = tmp_path / "mine.toml"
     designfile.save(load_preset("model4"), path)
     assert run(capsys, str(path))[0] == 0
-    assert fake_app == [{"path": str(path), "preset": None}]
+    assert fake_app == [{"design": designfile.load(path), "path": str(path)}]
 
 
 def test_new_design_file_opens_the_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:
     path = tmp_path / "new.toml"
     assert run(capsys, str(path))[0] == 0
-    assert fake_app == [{"path": str(path), "preset": None}]
+    assert fake_app == [{"design": None, "path": str(path)}]
 
 
 def test_no_arguments_opens_an_empty_app(fake_app: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys)[0] == 0
-    assert fake_app == [{"path": None, "preset": None}]
+    assert fake_app == [{"design": None, "path": None}]
 
 
 def test_file_and_preset_together_is_bad_input(fake_app: list[dict[str, Any]],

@@ -4,24 +4,25 @@ Every edit goes through ``apply_edit``: it pushes the new Design onto the histor
 synchronously, redraws, and (once the frame is out) autosaves to the recovery file in a worker thread. An edit that
 makes the design invalid is kept (so the user can repair it, or undo); the budget panel then shows the
 DesignError and greys the last valid figures, and the layer table marks the failing layer with ✗.
-This module and everything it imports stay free of TensorFlow (a test checks sys.modules). The dialog screens
-are imported where they open, so start-up pays only for the main screen.
+This module and everything it imports stay free of TensorFlow (a test checks sys.modules). It imports only
+what the first frame needs: the dialogs (``tui.dialogs`` and their screens), the job events and cards, and the
+real job runner (see ``run_app``) are imported when first used.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import Static
 
-from designer.boards import Board, BoardError, load_catalogue
+from designer.boards import Board, load_catalogue
 from designer.design import Design, DesignError
 from designer.designfile import load, save
 from designer.layers import Dense, Flatten, Layer
@@ -30,24 +31,22 @@ from tui.editing import (
     BlockSpec,
     EditError,
     History,
-    add_block,
     block_layers,
     bump,
     bump_target,
-    default_layer,
     delete_layer,
     duplicate_layer,
-    insert_layers,
     move_layer,
-    replace_layer,
     toggle_batchnorm,
 )
-from tui.jobs import JobRunner, UnavailableRunner
 from tui.recovery import RecoveryFile
 from tui.screens.main import KEYS, MainScreen, display_keys
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
+
+if TYPE_CHECKING:
+    from tui.jobs import JobRunner
 
 
 def new_design() -> Design:
@@ -106,8 +105,8 @@ class DesignerApp(App[None]):
 
     @property
     def main(self) -> MainScreen:
-        """The designer screen (there is exactly one)."""
-        return self.get_screen("main")  # type: ignore[return-value]
+        """The designer screen (there is exactly one, at the bottom of the screen stack)."""
+        return self.screen_stack[0]  # type: ignore[return-value]
 
     @property
     def table(self) -> LayerTable:
@@ -119,11 +118,12 @@ class DesignerApp(App[None]):
         """The jobs pane."""
         return self.main.query_one(JobsPane)
 
-    def on_mount(self) -> None:
-        # The screen calls _first_draw once its widgets are mounted, before its first paint: an empty first
-        # frame would cost a second full layout and repaint before the design shows.
-        self.install_screen(MainScreen(self.runner, on_mounted=self._first_draw), "main")
-        self.push_screen("main")
+    def get_default_screen(self) -> MainScreen:
+        # The designer screen is the app's first screen, not one pushed over Textual's empty default screen
+        # (which would be composed, styled and switched away from before the first frame). It calls
+        # _first_draw once its widgets are mounted, before its first paint: an empty first frame would cost a
+        # second full layout and repaint before the design shows.
+        return MainScreen(self.runner, on_mounted=self._first_draw)
 
     def _first_draw(self) -> None:
         self.refresh_view()
@@ -134,7 +134,7 @@ class DesignerApp(App[None]):
 
     def _started(self) -> None:
         # Start-up allocates ~10^5 long-lived objects (the command line even pauses the collector while it
-        # imports and starts the app, see run_app). After the first frame they are frozen, never scanned
+        # imports and starts the app, see tui.cli.main). After the first frame they are frozen, never scanned
         # again: otherwise every full collection during editing rescans them (~15 ms, a dropped frame).
         # (No collection first: a full one here would hold up the first frame's write, ~50 ms.)
         gc.freeze()
@@ -189,7 +189,8 @@ class DesignerApp(App[None]):
             self.run_worker(partial(self.recovery.write, design, path), thread=True, group="autosave",
                             description="autosave")
 
-    def _edit(self, operation: Callable[[], Design], *, cursor: int | None = None, message: str = "") -> None:
+    def edit(self, operation: Callable[[], Design], *, cursor: int | None = None, message: str = "") -> None:
+        """Apply ``operation``'s new design as an edit; an EditError shows in the status line instead."""
         try:
             design = operation()
         except EditError as exc:
@@ -206,57 +207,23 @@ class DesignerApp(App[None]):
     # --- layer edits -------------------------------------------------------------------------------------
 
     def on_layer_table_row_selected(self, event: LayerTable.RowSelected) -> None:
-        self.action_edit()
+        self.action_dialog("edit_layer")
 
-    def action_edit(self) -> None:
-        """Open the form for the selected layer."""
-        if not self.design.layers:
-            return
-        index = self.index
+    def action_dialog(self, name: str) -> None:
+        """Open the dialog ``tui.dialogs.<name>`` (a form, menu, picker, prompt or overlay) over the designer."""
+        from tui import dialogs
 
-        def done(layer: Layer | None) -> None:
-            if layer is not None:
-                self._edit(lambda: replace_layer(self.design, index, layer), cursor=index,
-                           message=f"layer {index} changed")
-        from tui.screens.layer_form import LayerFormScreen
-
-        self.push_screen(LayerFormScreen(self.design, index), done)
-
-    def action_add(self) -> None:
-        """Insert a layer (or a conv group) after the selected layer."""
-        from tui.screens.add_menu import BLOCK, AddMenuScreen
-
-        at = self.index + 1 if self.design.layers else 0
-
-        def chosen(kind: str | None) -> None:
-            if kind == BLOCK:
-                self.action_add_block()
-            elif kind is not None:
-                group = self.design.layers[at - 1].group if at > 0 else ""
-                self._edit(lambda: insert_layers(self.design, at, [default_layer(kind, group)]), cursor=at,
-                           message=f"{kind} added at {at}")
-        self.push_screen(AddMenuScreen(), chosen)
-
-    def action_add_block(self) -> None:
-        """Insert a conv group after the selected layer."""
-        at = self.index + 1 if self.design.layers else 0
-
-        def done(spec: BlockSpec | None) -> None:
-            if spec is not None:
-                self._edit(lambda: add_block(self.design, at, spec), cursor=at, message=f"conv group added at {at}")
-        from tui.screens.block_form import BlockFormScreen
-
-        self.push_screen(BlockFormScreen(), done)
+        getattr(dialogs, name)(self)
 
     def action_delete(self) -> None:
         """Delete the selected layer."""
         index = self.index
-        self._edit(lambda: delete_layer(self.design, index), cursor=index, message=f"layer {index} deleted")
+        self.edit(lambda: delete_layer(self.design, index), cursor=index, message=f"layer {index} deleted")
 
     def action_duplicate(self) -> None:
         """Copy the selected layer right after it."""
         index = self.index
-        self._edit(lambda: duplicate_layer(self.design, index), cursor=index + 1,
+        self.edit(lambda: duplicate_layer(self.design, index), cursor=index + 1,
                    message=f"layer {index} duplicated")
 
     def action_move(self, delta: int) -> None:
@@ -284,7 +251,7 @@ class DesignerApp(App[None]):
     def action_toggle_bn(self) -> None:
         """Add or remove the batchnorm after the selected conv or dense layer."""
         index = self.index
-        self._edit(lambda: toggle_batchnorm(self.design, index), cursor=index)
+        self.edit(lambda: toggle_batchnorm(self.design, index), cursor=index)
 
     def action_undo(self) -> None:
         """Step back one edit."""
@@ -331,17 +298,6 @@ class DesignerApp(App[None]):
         self.set_status(f"board: {board.name}")
         self.refresh_view()
 
-    def action_board(self) -> None:
-        """Pick a board (or enter a custom one)."""
-        footprint = None if self.budget is None or self.budget.stale else self.budget.footprint
-
-        def done(board: Board | None) -> None:
-            if board is not None:
-                self.set_board(board)
-        from tui.screens.board_picker import BoardPickerScreen
-
-        self.push_screen(BoardPickerScreen(self.boards, self.board, footprint), done)
-
     # --- files -------------------------------------------------------------------------------------------
 
     def save_to(self, path: str) -> bool:
@@ -361,19 +317,9 @@ class DesignerApp(App[None]):
     def action_save(self) -> None:
         """Save to the design's file (asks for one the first time)."""
         if self.path is None:
-            self.action_save_as()
+            self.action_dialog("save_as")
         else:
             self.save_to(self.path)
-
-    def action_save_as(self, then: Callable[[], None] | None = None) -> None:
-        """Ask for a path and save there."""
-        def done(path: str | None) -> None:
-            if path is not None and self.save_to(path) and then is not None:
-                then()
-        default = self.path or f"{self.design.name.lower().replace(' ', '_')}.toml"
-        from tui.screens.path_prompt import PathScreen
-
-        self.push_screen(PathScreen("Save the design as", default), done)
 
     def open_path(self, path: str) -> None:
         """Open a design file (the previous design stays one undo away)."""
@@ -387,15 +333,6 @@ class DesignerApp(App[None]):
         self.last_valid = None
         self.apply_edit(design, cursor=0, message=f"opened {path}")
 
-    def action_open(self) -> None:
-        """Ask for a design file and open it."""
-        def done(path: str | None) -> None:
-            if path is not None:
-                self.open_path(path)
-        from tui.screens.path_prompt import PathScreen
-
-        self.push_screen(PathScreen("Open a design file", self.path or ""), done)
-
     def _offer_recovery(self) -> None:
         recovered = self.recovery.read()
         if recovered is None:
@@ -403,38 +340,17 @@ class DesignerApp(App[None]):
         if recovered.design == self.design:
             self.recovery.clear()
             return
+        from tui import dialogs
 
-        def answer(key: str | None) -> None:
-            if key == "r":
-                self.path = recovered.path
-                self.apply_edit(recovered.design, message="restored unsaved edits from the recovery file")
-            else:
-                self.recovery.clear()
-                self.set_status("recovery file discarded")
-        where = f" (from {recovered.path})" if recovered.path else ""
-        from tui.screens.confirm import ConfirmScreen
+        dialogs.offer_recovery(self, recovered)
 
-        self.push_screen(ConfirmScreen(
-            "Restore unsaved edits?",
-            f"cnn-designer did not exit cleanly last time. Restore the unsaved design "
-            f"'{recovered.design.name}'{where}?",
-            [("r", "Restore"), ("d", "Discard")], cancel_key="d"), answer)
+    # --- jobs and quit -----------------------------------------------------------------------------------
 
-    # --- views, jobs, help, quit -------------------------------------------------------------------------
-
-    def action_notebook(self) -> None:
-        """All presets and saved designs side by side."""
-        from tui.notebook_rows import collect_rows
-        from tui.screens.notebook import NotebookScreen
-
-        rows = collect_rows(self.board, self.settings, designs_dir=self.places.designs_dir or Path.cwd(),
-                            runs_dir=self.places.runs_dir or Path("runs"), current=self.design)
-        self.push_screen(NotebookScreen(rows, self.board, self.settings))
-
-    def _start_job(self, kind: str, extra: dict[str, object] | None = None) -> None:
+    def start_job(self, kind: str, extra: dict[str, object] | None = None) -> None:
+        """Start a ``kind`` job on the design with the current settings (``extra`` adds or overrides options)."""
         options: dict[str, object] = {"runtime": self.settings.runtime, "dtype": self.settings.dtype,
                                       "compression": self.settings.compression, "board": self.board.name,
-                                      "path": self.path, "runs_dir": str(self._runs_dir), **(extra or {})}
+                                      "path": self.path, "runs_dir": str(self.runs_dir), **(extra or {})}
         card = self.jobs.start(kind, self.design, options)
         if card.status == "unavailable":
             self.set_status(card.message, error=True)
@@ -442,50 +358,9 @@ class DesignerApp(App[None]):
             self.set_status(f"{kind} job {card.job_id} started")
 
     @property
-    def _runs_dir(self) -> Path:
+    def runs_dir(self) -> Path:
+        """Where training runs go (and are looked for)."""
         return self.places.runs_dir or Path("runs")
-
-    def action_train(self) -> None:
-        """Ask for the training settings (remembered from last time), then train the design as a job."""
-        if self.runner.unavailable_reason("train") is not None:
-            self._start_job("train")  # its card says why
-            return
-        # Imported here: the forms are only needed when a job starts, not at app start.
-        from tui.job_settings import SettingsStore, TrainSettings
-        from tui.screens.train_form import TrainFormScreen
-
-        store = SettingsStore(self.places.state_dir)
-
-        def done(settings: TrainSettings | None) -> None:
-            if settings is not None:
-                store.save_train(settings)
-                self._start_job("train", settings.options())
-        self.push_screen(TrainFormScreen(store.train(), self.design.name), done)
-
-    def action_export(self) -> None:
-        """Ask for the output folder, board and compression, then export the design (or its run) as a job."""
-        if self.runner.unavailable_reason("export") is not None:
-            self._start_job("export")  # its card says why
-            return
-        from tui.job_settings import ExportSettings, SettingsStore, default_out_dir, trained_run_for
-        from tui.screens.export_form import ExportFormScreen
-
-        store = SettingsStore(self.places.state_dir)
-        root, compression = store.export_root_and_compression()
-        run = trained_run_for(self.design, self._runs_dir)
-        if run is None:
-            source = (f"[b]{self.design.name}[/b] as edited, [b red]UNTRAINED[/]: random weights (sizes and "
-                      "arena are right, predictions are not). Train it first for a real model.")
-        else:
-            source = (f"[b]{self.design.name}[/b] from its best run {run.run_dir.name} (accuracy "
-                      f"{(run.accuracy or 0.0):.1%})")
-        settings = ExportSettings(default_out_dir(self.design, root), self.board.name, compression)
-
-        def done(chosen: ExportSettings | None) -> None:
-            if chosen is not None:
-                store.save_export(chosen)
-                self._start_job("export", {**chosen.options(), "source": str(run.run_dir) if run else None})
-        self.push_screen(ExportFormScreen(settings, [b.name for b in self.boards], source), done)
 
     def action_cancel_job(self) -> None:
         """Ask the newest queued or running job to stop."""
@@ -495,33 +370,17 @@ class DesignerApp(App[None]):
         else:
             self.set_status(f"cancelling {card.kind} job {card.job_id}")
 
-    def action_help(self) -> None:
-        """The key-binding overlay."""
-        from tui.screens.help import HelpScreen
-
-        self.push_screen(HelpScreen([(display_keys(keys), text) for keys, _, text, _ in KEYS]))
-
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask first."""
         if not self.dirty:
-            self._quit_clean()
+            self.quit_clean()
             return
+        from tui import dialogs
 
-        def answer(key: str | None) -> None:
-            if key == "s":
-                if self.path is None:
-                    self.action_save_as(then=self._quit_clean)
-                elif self.save_to(self.path):
-                    self._quit_clean()
-            elif key == "d":
-                self._quit_clean()
-        from tui.screens.confirm import ConfirmScreen
+        dialogs.confirm_quit(self)
 
-        self.push_screen(ConfirmScreen("Unsaved changes", f"Save the changes to '{self.design.name}'?",
-                                       [("s", "Save and quit"), ("d", "Quit without saving"), ("c", "Cancel")],
-                                       cancel_key="c"), answer)
-
-    def _quit_clean(self) -> None:
+    def quit_clean(self) -> None:
+        """Quit now: stop the jobs and remove the recovery file."""
         self._autosave_pending = False  # an edit's write still to come must not bring the file back
         self.jobs.cancel_all()
         self.recovery.clear()
@@ -539,32 +398,24 @@ def create_app(design: Design | None = None, *, runner: JobRunner | None = None,
                board: Board | None = None, boards: list[Board] | None = None, settings: Settings | None = None,
                places: Places | None = None, offer_recovery: bool = True) -> DesignerApp:
     """The app factory (tests and the CLI): ``runner`` defaults to one that says no runner is installed."""
-    return DesignerApp(design or new_design(), runner=runner or UnavailableRunner(), path=path, board=board,
+    if runner is None:
+        from tui.jobs import UnavailableRunner
+
+        runner = UnavailableRunner()
+    return DesignerApp(design or new_design(), runner=runner, path=path, board=board,
                        boards=boards, settings=settings, places=places, offer_recovery=offer_recovery)
 
 
-def run_app(preset: str | None = None, path: str | None = None, *, runner: JobRunner | None = None) -> int:
-    """Open the app on a preset, a design file, or a new design; returns an exit status for the CLI."""
-    from presets import load_preset
+def run_app(design: Design | None = None, path: str | None = None, *, runner: JobRunner | None = None) -> int:
+    """Open the app on ``design`` (None: a new one) saving to ``path``; returns an exit status for the CLI.
 
-    try:
-        if path is not None and Path(path).exists():
-            design: Design | None = load(path)
-        elif preset is not None:
-            design = load_preset(preset)
-        else:
-            design = None
-    except (DesignError, BoardError) as exc:
-        print(f"cnn-designer: {exc}", file=sys.stderr)
-        return 2
+    The command line has loaded and checked the design (its errors name the file) and paused the garbage
+    collector (see DesignerApp._started). ``runner`` defaults to the real one, built when a job first needs it.
+    """
     if runner is None:
-        from tui.runners import ProcessRunner
+        from tui.deferred_runner import DeferredRunner
 
-        runner = ProcessRunner()
-    gc.disable()  # until the first frame: see DesignerApp._started
-    try:
-        # A new path that does not exist yet is where the first save goes.
-        create_app(design, runner=runner, path=path).run()
-    finally:
-        gc.enable()
+        runner = DeferredRunner.of_process_runner()
+    # A new path that does not exist yet is where the first save goes.
+    create_app(design, runner=runner, path=path).run()
     return 0

@@ -8,7 +8,6 @@ killed, the next start finds the pair and offers to restore it. Nothing here imp
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -57,6 +56,8 @@ class RecoveryFile:
 
     def write(self, design: Design, path: str | None) -> None:
         """Record the design being edited; each file is replaced atomically."""
+        import json  # here, not at the top: the app's start-up only looks for the file (~1.5 ms of import)
+
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.meta_path.with_suffix(".json.tmp")
@@ -72,6 +73,8 @@ class RecoveryFile:
             design = load(self.design_path)
         except DesignError:
             return None
+        import json
+
         path: str | None = None
         try:
             meta = json.loads(self.meta_path.read_text(encoding="utf-8"))

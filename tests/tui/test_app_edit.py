@@ -254,7 +254,7 @@ async def test_budget_panel_repaints_only_changed_lines_and_stays_right(make_app
 
 
 async def test_collector_paused_for_start_up_resumes_after_the_first_frame(make_app: MakeApp, model5: Design) -> None:
-    # The command line pauses the garbage collector while the app starts (tui.cli.open_app, run_app); the app
+    # The command line pauses the garbage collector while the app starts (tui.cli.main); the app
     # must turn it back on once its first frame is out, or a long session would never collect.
     app = make_app(model5)
     gc.disable()

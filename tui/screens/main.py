@@ -7,6 +7,7 @@ The bindings live here, not on the app, so they are inactive while a dialog is o
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,15 +15,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tui.jobs import JobRunner
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
 
+if TYPE_CHECKING:
+    from tui.jobs import JobRunner
+
 KEYS: tuple[tuple[str, str, str, bool], ...] = (
-    ("enter", "edit", "Edit layer", True),
-    ("a", "add", "Add layer", True),
-    ("g", "add_block", "Add conv group (block)", False),
+    ("enter", "dialog('edit_layer')", "Edit layer", True),
+    ("a", "dialog('add_layer')", "Add layer", True),
+    ("g", "dialog('add_conv_group')", "Add conv group (block)", False),
     ("x,delete", "delete", "Delete layer", True),
     ("D", "duplicate", "Duplicate layer", False),
     ("shift+up,left_square_bracket", "move(-1)", "Move layer up", False),
@@ -35,15 +38,15 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("r", "cycle_runtime", "Runtime xcubeai <-> tflm", False),
     ("d", "cycle_dtype", "dtype float32 <-> int8", False),
     ("c", "cycle_compression", "Compression none/low/medium/high", False),
-    ("b", "board", "Board", True),
-    ("o", "open", "Open a design file", False),
+    ("b", "dialog('pick_board')", "Board", True),
+    ("o", "dialog('open_file')", "Open a design file", False),
     ("s,ctrl+s", "save", "Save", True),
-    ("S", "save_as", "Save as", False),
-    ("N", "notebook", "Notebook view", True),
-    ("t", "train", "Train", True),
-    ("e", "export", "Export", True),
+    ("S", "dialog('save_as')", "Save as", False),
+    ("N", "dialog('notebook')", "Notebook view", True),
+    ("t", "dialog('train')", "Train", True),
+    ("e", "dialog('export')", "Export", True),
     ("k", "cancel_job", "Cancel the newest job", False),
-    ("question_mark", "help", "Keys", True),
+    ("question_mark", "dialog('show_help')", "Keys", True),
     ("q", "quit", "Quit", True),
 )
 """(keys, app action, description, shown in the footer) for every main binding."""

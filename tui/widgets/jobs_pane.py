@@ -1,20 +1,25 @@
 """The side pane for jobs: starts them through the JobRunner and follows each one's event stream.
 
 A kind the runner cannot run yet still gets a card, in the "unavailable" state with the runner's reason,
-so pressing T or E never does nothing silently.
+so pressing T or E never does nothing silently. Until the first job the pane is its title and "No jobs yet.";
+the scrolling list of cards, the cards and the job events are built and imported when the first job comes,
+not for the app's first frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label
 
 from designer.design import Design
-from tui.jobs import Finished, JobRunner, JobUnavailable
-from tui.widgets.job_card import JobCard
+
+if TYPE_CHECKING:
+    from tui.jobs import JobRunner
+    from tui.widgets.job_card import JobCard
 
 ACTIVE = ("queued", "running")
 """Card statuses of jobs that have not ended."""
@@ -30,17 +35,28 @@ class JobsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("Jobs  [dim]t train · e export[/dim]", classes="pane-title")
-        with VerticalScroll(id="job-list"):
-            yield Label("No jobs yet.", id="no-jobs")
+        yield Label("No jobs yet.", id="no-jobs")
 
     @property
     def cards(self) -> list[JobCard]:
         """Every job card, oldest first."""
+        from tui.widgets.job_card import JobCard
+
         return list(self.query(JobCard))
+
+    def _add(self, card: JobCard) -> Awaitable[None]:
+        """Mount ``card`` at the bottom of the list (the first one brings the list)."""
+        lists = self.query("#job-list")
+        if lists:
+            return lists.first().mount(card)
+        self.query("#no-jobs").remove()
+        return self.mount(VerticalScroll(card, id="job-list"))  # mounted with its card, so awaiting it suffices
 
     def start(self, kind: str, design: Design, options: Mapping[str, object]) -> JobCard:
         """Start a ``kind`` job for ``design`` (or show why it cannot start) and return its card."""
-        self.query("#no-jobs").remove()
+        from tui.jobs import JobUnavailable
+        from tui.widgets.job_card import JobCard
+
         reason = self.runner.unavailable_reason(kind)
         job_id = ""
         if reason is None:
@@ -52,14 +68,16 @@ class JobsPane(Vertical):
             self._unavailable += 1
             card = JobCard(f"{kind}-unavailable-{self._unavailable}", kind, status="unavailable",
                            message=reason)
-            self.query_one("#job-list").mount(card)
+            self._add(card)
             return card
         card = JobCard(job_id, kind)
-        mounted = self.query_one("#job-list").mount(card)
+        mounted = self._add(card)
         self.run_worker(self._follow(card, mounted), group="jobs", name=job_id)
         return card
 
     async def _follow(self, card: JobCard, mounted: Awaitable[None]) -> None:
+        from tui.jobs import Finished
+
         await mounted
         try:
             async for event in self.runner.events(card.job_id):

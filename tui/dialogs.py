@@ -1,0 +1,193 @@
+"""The app's dialogs: each function opens one (a form, a menu, a picker, a prompt, a question) over the
+designer screen and applies the answer through the app's own methods (edits, board, files, jobs, quit).
+
+The app imports this module when a dialog first opens, and each function imports its own screen, so start-up
+pays for none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui.editing import BlockSpec, add_block, default_layer, insert_layers, replace_layer
+
+if TYPE_CHECKING:
+    from designer.boards import Board
+    from designer.layers import Layer
+    from tui.app import DesignerApp
+    from tui.job_settings import ExportSettings, TrainSettings
+    from tui.recovery import Recovered
+
+
+def edit_layer(app: DesignerApp) -> None:
+    """The form for the selected layer."""
+    from tui.screens.layer_form import LayerFormScreen
+
+    if not app.design.layers:
+        return
+    index = app.index
+
+    def done(layer: Layer | None) -> None:
+        if layer is not None:
+            app.edit(lambda: replace_layer(app.design, index, layer), cursor=index, message=f"layer {index} changed")
+    app.push_screen(LayerFormScreen(app.design, index), done)
+
+
+def add_layer(app: DesignerApp) -> None:
+    """The menu of layer kinds (and conv group) to insert after the selected layer."""
+    from tui.screens.add_menu import BLOCK, AddMenuScreen
+
+    at = app.index + 1 if app.design.layers else 0
+
+    def chosen(kind: str | None) -> None:
+        if kind == BLOCK:
+            add_conv_group(app)
+        elif kind is not None:
+            group = app.design.layers[at - 1].group if at > 0 else ""
+            app.edit(lambda: insert_layers(app.design, at, [default_layer(kind, group)]), cursor=at,
+                     message=f"{kind} added at {at}")
+    app.push_screen(AddMenuScreen(), chosen)
+
+
+def add_conv_group(app: DesignerApp) -> None:
+    """The form for a conv group to insert after the selected layer."""
+    from tui.screens.block_form import BlockFormScreen
+
+    at = app.index + 1 if app.design.layers else 0
+
+    def done(spec: BlockSpec | None) -> None:
+        if spec is not None:
+            app.edit(lambda: add_block(app.design, at, spec), cursor=at, message=f"conv group added at {at}")
+    app.push_screen(BlockFormScreen(), done)
+
+
+def pick_board(app: DesignerApp) -> None:
+    """The board picker (which also takes a custom board)."""
+    from tui.screens.board_picker import BoardPickerScreen
+
+    footprint = None if app.budget is None or app.budget.stale else app.budget.footprint
+
+    def done(board: Board | None) -> None:
+        if board is not None:
+            app.set_board(board)
+    app.push_screen(BoardPickerScreen(app.boards, app.board, footprint), done)
+
+
+def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
+    """Ask for a path, save there, then call ``then`` (if the save worked)."""
+    from tui.screens.path_prompt import PathScreen
+
+    def done(path: str | None) -> None:
+        if path is not None and app.save_to(path) and then is not None:
+            then()
+    default = app.path or f"{app.design.name.lower().replace(' ', '_')}.toml"
+    app.push_screen(PathScreen("Save the design as", default), done)
+
+
+def open_file(app: DesignerApp) -> None:
+    """Ask for a design file and open it."""
+    from tui.screens.path_prompt import PathScreen
+
+    def done(path: str | None) -> None:
+        if path is not None:
+            app.open_path(path)
+    app.push_screen(PathScreen("Open a design file", app.path or ""), done)
+
+
+def offer_recovery(app: DesignerApp, recovered: Recovered) -> None:
+    """Offer to restore the unsaved design a killed session left in the recovery file."""
+    from tui.screens.confirm import ConfirmScreen
+
+    def answer(key: str | None) -> None:
+        if key == "r":
+            app.path = recovered.path
+            app.apply_edit(recovered.design, message="restored unsaved edits from the recovery file")
+        else:
+            app.recovery.clear()
+            app.set_status("recovery file discarded")
+    where = f" (from {recovered.path})" if recovered.path else ""
+    app.push_screen(ConfirmScreen(
+        "Restore unsaved edits?",
+        f"cnn-designer did not exit cleanly last time. Restore the unsaved design "
+        f"'{recovered.design.name}'{where}?",
+        [("r", "Restore"), ("d", "Discard")], cancel_key="d"), answer)
+
+
+def notebook(app: DesignerApp) -> None:
+    """All presets and saved designs side by side."""
+    from tui.notebook_rows import collect_rows
+    from tui.screens.notebook import NotebookScreen
+
+    rows = collect_rows(app.board, app.settings, designs_dir=app.places.designs_dir or Path.cwd(),
+                        runs_dir=app.runs_dir, current=app.design)
+    app.push_screen(NotebookScreen(rows, app.board, app.settings))
+
+
+def train(app: DesignerApp) -> None:
+    """Ask for the training settings (remembered from last time), then train the design as a job."""
+    if app.runner.unavailable_reason("train") is not None:
+        app.start_job("train")  # its card says why
+        return
+    from tui.job_settings import SettingsStore
+    from tui.screens.train_form import TrainFormScreen
+
+    store = SettingsStore(app.places.state_dir)
+
+    def done(settings: TrainSettings | None) -> None:
+        if settings is not None:
+            store.save_train(settings)
+            app.start_job("train", settings.options())
+    app.push_screen(TrainFormScreen(store.train(), app.design.name), done)
+
+
+def export(app: DesignerApp) -> None:
+    """Ask for the output folder, board and compression, then export the design (or its run) as a job."""
+    if app.runner.unavailable_reason("export") is not None:
+        app.start_job("export")  # its card says why
+        return
+    from tui.job_settings import ExportSettings, SettingsStore, default_out_dir, trained_run_for
+    from tui.screens.export_form import ExportFormScreen
+
+    store = SettingsStore(app.places.state_dir)
+    root, compression = store.export_root_and_compression()
+    run = trained_run_for(app.design, app.runs_dir)
+    if run is None:
+        source = (f"[b]{app.design.name}[/b] as edited, [b red]UNTRAINED[/]: random weights (sizes and "
+                  "arena are right, predictions are not). Train it first for a real model.")
+    else:
+        source = (f"[b]{app.design.name}[/b] from its best run {run.run_dir.name} (accuracy "
+                  f"{(run.accuracy or 0.0):.1%})")
+    settings = ExportSettings(default_out_dir(app.design, root), app.board.name, compression)
+
+    def done(chosen: ExportSettings | None) -> None:
+        if chosen is not None:
+            store.save_export(chosen)
+            app.start_job("export", {**chosen.options(), "source": str(run.run_dir) if run else None})
+    app.push_screen(ExportFormScreen(settings, [b.name for b in app.boards], source), done)
+
+
+def show_help(app: DesignerApp) -> None:
+    """The key-binding overlay."""
+    from tui.screens.help import HelpScreen
+    from tui.screens.main import KEYS, display_keys
+
+    app.push_screen(HelpScreen([(display_keys(keys), text) for keys, _, text, _ in KEYS]))
+
+
+def confirm_quit(app: DesignerApp) -> None:
+    """Ask whether to save the unsaved changes, quit without them, or stay."""
+    from tui.screens.confirm import ConfirmScreen
+
+    def answer(key: str | None) -> None:
+        if key == "s":
+            if app.path is None:
+                save_as(app, then=app.quit_clean)
+            elif app.save_to(app.path):
+                app.quit_clean()
+        elif key == "d":
+            app.quit_clean()
+    app.push_screen(ConfirmScreen("Unsaved changes", f"Save the changes to '{app.design.name}'?",
+                                  [("s", "Save and quit"), ("d", "Quit without saving"), ("c", "Cancel")],
+                                  cancel_key="c"), answer)
