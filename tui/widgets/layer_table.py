@@ -1,8 +1,8 @@
 """The layer stack: one row per layer, grouped rows drawn as a bracket in the group column.
 
-Columns: index, group, kind, configuration, output shape, params, MACC, weight bytes, activation bytes and
-a marks column: ▲ on the layer that sets peak RAM, ◆ on the one with the most weight bytes, ✗ on the layer
-an invalid design's DesignError names. While the design is invalid the figures columns show "–".
+Columns: index, a marks column (▲ on the layer that sets peak RAM, ◆ on the one with the most weight bytes,
+✗ on the layer an invalid design's DesignError names), group, kind, configuration, output shape, params,
+MACC, weight bytes and activation bytes. While the design is invalid the figures columns show "–".
 
 It is a Line-API widget rather than a DataTable: an edit to one layer of a 100-layer design must repaint in a
 frame, and a DataTable rebuilt after each edit re-renders every visible cell through Rich. Here each row is
@@ -31,15 +31,19 @@ from designer.footprint import Footprint, LayerFootprint
 from designer.layers import Layer
 from tui.budget import human_bytes, human_count
 
+# The marks sit beside the index: a long configuration must not push them off-screen (at 160 columns,
+# with the budget panel beside it, Model5's table is 3 cells wider than its pane).
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("index", "#"), ("group", "Group"), ("kind", "Kind"), ("config", "Configuration"), ("output", "Output"),
-    ("params", "Params"), ("macc", "MACC"), ("weights", "Weights"), ("act", "Act. RAM"), ("mark", ""),
+    ("index", "#"), ("mark", ""), ("group", "Group"), ("kind", "Kind"), ("config", "Configuration"),
+    ("output", "Output"), ("params", "Params"), ("macc", "MACC"), ("weights", "Weights"), ("act", "Act. RAM"),
 )
 _KEYS = tuple(key for key, _ in COLUMNS)
 _RIGHT = tuple(key in ("index", "params", "macc", "weights", "act") for key in _KEYS)
 _GROUP, _MARK = _KEYS.index("group"), _KEYS.index("mark")
 _PADDING = 1
-"""Blank cells either side of every cell (as DataTable's cell_padding)."""
+"""Blank cells either side of every cell (as DataTable's cell_padding)..."""
+_LEFT = tuple(0 if key == "mark" else _PADDING for key in _KEYS)
+"""...except left of the marks, which read as part of the index ("7 ▲")."""
 
 _CELL_STYLES = {"bold": Style(bold=True), "dim": Style(dim=True), "mark": Style(bold=True, color="yellow"),
                 "error": Style(bold=True, color="red")}
@@ -84,7 +88,7 @@ def layer_rows(design: Design, footprint: Footprint | None, error_index: int | N
         marks = ("▲" if index == peak else "") + ("◆" if index == heaviest else "")
         if index == error_index:
             marks = "✗"
-        rows.append((str(index), _group_cell(design, index), *_layer_cells(layer, per_layer.get(index)), marks))
+        rows.append((str(index), marks, _group_cell(design, index), *_layer_cells(layer, per_layer.get(index))))
     return rows
 
 
@@ -162,7 +166,8 @@ class LayerTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own parameter name
         super().__init__(id=id)
         self._rows: list[Row] = []
-        self._widths: tuple[int, ...] = tuple(cell_len(label) + 2 * _PADDING for _, label in COLUMNS)
+        self._widths: tuple[int, ...] = tuple(cell_len(label) + _LEFT[c] + _PADDING
+                                              for c, (_, label) in enumerate(COLUMNS))
         self._strips: dict[tuple[Row, bool], Strip] = {}
         """Each row's full-width line, by (cells, under the cursor); emptied when the look changes."""
         self._look: tuple[object, ...] = ()
@@ -193,7 +198,7 @@ class LayerTable(ScrollView, can_focus=True):
         changed = [row for y, row in enumerate(rows) if y >= len(old) or old[y] != row]
         # Columns only widen (as DataTable's did): an edit that shortens a cell must not shift the table. So
         # only the rows that changed can widen a column.
-        widths = tuple(max([width, *(cell_len(row[c]) + 2 * _PADDING for row in changed)])
+        widths = tuple(max([width, *(cell_len(row[c]) + _LEFT[c] + _PADDING for row in changed)])
                        for c, width in enumerate(self._widths))
         size = Size(sum(widths), len(rows) + 1)
         if size != self.virtual_size:
@@ -295,8 +300,8 @@ class LayerTable(ScrollView, can_focus=True):
         """One full-width line: ``post`` (the cursor's colours) goes over the cells' own styles."""
         segments: list[Segment] = []
         for c, (text, width) in enumerate(zip(cells, self._widths, strict=True)):
-            gap = " " * (width - 2 * _PADDING - cell_len(text))
-            segments.append(Segment(" " * _PADDING + (gap if _RIGHT[c] else ""), row_style))
+            gap = " " * (width - _LEFT[c] - _PADDING - cell_len(text))
+            segments.append(Segment(" " * _LEFT[c] + (gap if _RIGHT[c] else ""), row_style))
             own = "" if header else _cell_style(c, text)
             style = row_style + _CELL_STYLES[own] if own else row_style
             segments.append(Segment(text, style + post if own and post is not None else style))
