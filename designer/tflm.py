@@ -8,8 +8,8 @@ converter really produces (``_lower``), then reproduces TFLite Micro's memory la
   and feeds another Dense), any other BatchNorm on a feature map is the 1x1 depthwise conv that
   designer.tflite_tools.tflite_graph writes for it (per-channel int8), one on a vector becomes MUL + ADD
   with their own activation tensors; ReLU and ReLU6 fuse into the op before them when it can take a fused
-  activation (conv, depthwise, dense, ADD, pools); tanh, sigmoid and softmax are ops of their own; Flatten is a RESHAPE (none when the map is 1x1);
-  GlobalAveragePooling is MEAN (which asks for scratch buffers).
+  activation (conv, depthwise, dense, ADD, pools); tanh, sigmoid and softmax are ops of their own; Flatten
+  is a RESHAPE (none when the map is 1x1); GlobalAveragePooling is MEAN (which asks for scratch buffers).
 * the non-persistent head: TFLM's GreedyMemoryPlanner (buffers sorted by size, ties with the later tensor
   first, each placed at the lowest offset free for its whole lifetime; sizes rounded up to 16 bytes).
 * the persistent tail: per tensor a TfLiteEvalTensor (24 B), per op a NodeAndRegistration (64 B) plus the
