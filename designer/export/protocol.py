@@ -9,11 +9,11 @@ is an :class:`ExportRequest` as one JSON line. No TensorFlow here: the app and t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from designer.footprint import COMPRESSIONS
-from designer.training.protocol import Event, Failed, Log, ProtocolError, encode_event
+from designer.training.protocol import Event, Failed, Log, ProtocolError, encode_event, request_from_json
 from designer.training.protocol import decode_event as decode_training_event
 
 STEPS: tuple[str, ...] = ("load", "convert", "quantize", "measure", "evaluate", "write sources", "stedgeai",
@@ -66,21 +66,7 @@ class ExportRequest:
     @classmethod
     def from_json(cls, text: str) -> ExportRequest:
         """Parse :meth:`to_json` output; unknown keys and bad values are ProtocolErrors naming them."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(f"export request is not JSON ({exc}): {text[:200]!r}") from None
-        if not isinstance(data, dict):
-            raise ProtocolError(f"export request must be a JSON object, received {text[:200]!r}")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ProtocolError(f"unknown export request keys: {', '.join(unknown)}")
-        if "source" not in data:
-            raise ProtocolError("export request needs 'source' (a run folder, a .toml or a preset id)")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"bad export request: {exc}") from None
+        return request_from_json(cls, text, "export request", "source", "a run folder, a .toml or a preset id")
 
 
 @dataclass(frozen=True)

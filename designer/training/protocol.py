@@ -15,13 +15,16 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 """``default``: one device, as Keras picks it. ``mirrored``: tf.distribute.MirroredStrategy over local GPUs."""
 
 CANCEL_COMMAND = "cancel"
 """A line on the worker's stdin that asks it to stop after the current step (like SIGINT/SIGTERM)."""
+
+
+_Request = TypeVar("_Request")
 
 
 class ProtocolError(ValueError):
@@ -85,29 +88,30 @@ class TrainConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a parsed JSON object; unknown keys are an error that names them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ProtocolError(f"unknown training config keys: {', '.join(unknown)}")
-        if "design" not in data:
-            raise ProtocolError("training config needs 'design' (a .toml path or a preset id)")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"bad training config: {exc}") from None
-
-    @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        """Parse :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(f"training config is not JSON ({exc}): {text[:200]!r}") from None
-        if not isinstance(data, dict):
-            raise ProtocolError(f"training config must be a JSON object, received {text[:200]!r}")
-        return cls.from_dict(data)
+        """Parse :meth:`to_json` output; unknown keys and bad values are ProtocolErrors naming them."""
+        return request_from_json(cls, text, "training config", "design", "a .toml path or a preset id")
+
+
+def request_from_json(cls: type[_Request], text: str, what: str, required: str, meaning: str) -> _Request:
+    """A job request dataclass ``cls`` from one JSON line: ProtocolErrors (``what`` names the request) for
+    text that is not a JSON object, unknown keys, a missing ``required`` key (``meaning`` says what it
+    holds) and values the dataclass refuses. The training config and the export request both use it."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"{what} is not JSON ({exc}): {text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{what} must be a JSON object, received {text[:200]!r}")
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
+    if unknown:
+        raise ProtocolError(f"unknown {what} keys: {', '.join(unknown)}")
+    if required not in data:
+        raise ProtocolError(f"{what} needs '{required}' ({meaning})")
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"bad {what}: {exc}") from None
 
 
 @dataclass(frozen=True)
