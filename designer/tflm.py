@@ -193,13 +193,6 @@ class _Lowering:
                 base = "convolution" if conv else "depthwise"
                 bias_name = f"{seg}BiasAdd;{seg}{base};{seg}Squeeze"
                 self.weighted(s, "CONV_2D" if conv else "DEPTHWISE_CONV_2D", weights, cout, base, bias_name, 4)
-            elif kind == "batchnorm" and len(s.output_shape) == 3:
-                if self.bn_folds(pos):
-                    continue
-                # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
-                c = s.output_shape[-1]
-                self.weighted(s, "DEPTHWISE_CONV_2D", c, c, "depthwise", f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze",
-                              4, act="linear")
             elif kind == "dense":
                 units = s.output_shape[0]
                 self.weighted(s, "FULLY_CONNECTED", units * s.input_shape[0], units, "MatMul", seg + "BiasAdd", 2)
@@ -207,11 +200,16 @@ class _Lowering:
                 if self.bn_folds(pos):
                     continue
                 c = s.output_shape[-1]
-                q = 1 if self.int8 else 0
-                self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
-                              [_Const(c, self.elem, q, seg + "batchnorm/mul")]))
-                self.emit(_Op("ADD", s.index, out, seg + "batchnorm/add_1", rank,
-                              [_Const(c, self.elem, q, seg + "batchnorm/sub")]))
+                if len(s.output_shape) == 3:
+                    # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
+                    self.weighted(s, "DEPTHWISE_CONV_2D", c, c, "depthwise",
+                                  f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze", 4, act="linear")
+                else:
+                    q = 1 if self.int8 else 0
+                    self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
+                                  [_Const(c, self.elem, q, seg + "batchnorm/mul")]))
+                    self.emit(_Op("ADD", s.index, out, seg + "batchnorm/add_1", rank,
+                                  [_Const(c, self.elem, q, seg + "batchnorm/sub")]))
             elif kind == "activation":
                 self.activation(s, layer.activation, own_layer=False)
             elif kind in ("maxpool", "avgpool"):
