@@ -3,13 +3,16 @@
 The catalogue is ``designer/data/boards.toml`` (package data). A user file in the same format, named by the
 ``CNN_DESIGNER_BOARDS`` environment variable or found at ``~/.config/cnn-designer/boards.toml``, adds boards
 (a board with a shipped board's name replaces it) and may set ``default``. Both files are validated strictly:
-an error names the file, the board and the key.
+an error names the file, the board and the key. Board fields reach generated files (the series is
+``stedgeai --target`` in a bundle's stedgeai.sh, the name its comment), so they are checked here: ``series``
+against :data:`SERIES_RE`, names against :data:`NAME_RE`, notes printable, sizes positive and capped.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -23,6 +26,17 @@ from designer.footprint import estimate
 CORES: tuple[str, ...] = ("cortex-m0+", "cortex-m4", "cortex-m7", "cortex-m33")
 USER_BOARDS_ENV = "CNN_DESIGNER_BOARDS"
 """Environment variable naming a user boards file; when set, the file must exist."""
+
+
+SERIES_RE = re.compile(r"stm32[a-z0-9]{1,8}")
+"""An ST Edge AI Core (X-CUBE-AI) ``--target`` series: lowercase, e.g. stm32f4, stm32l4, stm32h7, stm32u5, stm32n6."""
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+/#(),:-]{0,63}")
+"""Board names, MCUs and RAM regions: letters, digits, spaces and ``._+/#(),:-``, at most 64 characters (no
+quotes, ``$``, backticks, backslashes, ``;&|<>`` or line breaks: they end up in scripts and reports)."""
+MAX_NOTE_CHARS = 2000
+MAX_SIZE_BYTES = 2**40
+"""1 TiB: more flash or RAM than any MCU has; the cap keeps every figure derived from a board finite."""
+MAX_CLOCK_HZ = 10**10
 
 
 class BoardError(ValueError):
@@ -92,12 +106,18 @@ def _type_name(value: object) -> str:
             dict: "table"}.get(type(value), type(value).__name__)
 
 
+def _shown(value: object) -> str:
+    """A value for an error message: repr (so a newline shows as \\n), cut short."""
+    text = repr(value) if not isinstance(value, int) or isinstance(value, bool) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _board_from_dict(data: Any, source: str, index: int) -> Board:
     where = f"{source}: boards[{index}]"
     if not isinstance(data, dict):
         raise BoardError(f"{where}: expected a table ([[boards]]), received {_type_name(data)}")
     if isinstance(data.get("name"), str):
-        where += f" ({data['name']})"
+        where += f" ({_shown(data['name'])})" if not NAME_RE.fullmatch(data["name"]) else f" ({data['name']})"
     for key in data:
         if key not in _BOARD_KEYS:
             raise BoardError(f"{where}, key '{key}': unknown key; allowed keys: {', '.join(_BOARD_KEYS)}")
@@ -111,13 +131,24 @@ def _board_from_dict(data: Any, source: str, index: int) -> Board:
     for key in _REQUIRED_STR:
         if not data[key].strip():
             raise BoardError(f"{where}, key '{key}': must not be empty")
+    for key in ("name", "mcu", "ram_region"):
+        if key in data and data[key] and not NAME_RE.fullmatch(data[key]):
+            raise BoardError(f"{where}, key '{key}': must be 1-64 letters, digits, spaces or ._+/#(),:- "
+                             f"(no quotes, $, backticks or line breaks); received {_shown(data[key])}")
+    if not SERIES_RE.fullmatch(data["series"]):
+        raise BoardError(f"{where}, key 'series': must be an ST Edge AI target series matching "
+                         f"{SERIES_RE.pattern} (e.g. stm32l4, stm32h7, stm32u5); received {_shown(data['series'])}")
+    note = data.get("note", "")
+    if len(note) > MAX_NOTE_CHARS or not note.isprintable():
+        raise BoardError(f"{where}, key 'note': must be printable text (no line breaks or control characters), "
+                         f"at most {MAX_NOTE_CHARS} characters; received {_shown(note)}")
     for key in _REQUIRED_INT:
         value = data[key]
+        unit, cap = ("Hz", MAX_CLOCK_HZ) if key == "clock_hz" else ("bytes", MAX_SIZE_BYTES)
         # bool is an int in Python; "true" for a byte count is a mistake, not 1 byte.
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            unit = "Hz" if key == "clock_hz" else "bytes"
-            raise BoardError(f"{where}, key '{key}': expected a positive integer ({unit}), received "
-                             f"{_type_name(value)} {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= cap:
+            raise BoardError(f"{where}, key '{key}': expected a positive integer ({unit}) of at most {cap:,}, "
+                             f"received {_type_name(value)} {_shown(value)}")
     if data["core"] not in CORES:
         raise BoardError(f"{where}, key 'core': must be one of {', '.join(CORES)}; received '{data['core']}'")
     return Board(**data)
@@ -127,13 +158,14 @@ def parse_boards(text: str, source: str) -> tuple[tuple[Board, ...], str | None]
     """The boards and the optional ``default`` name of one boards file; BoardError names ``source``."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BoardError(f"{source}: not valid TOML: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4,300-digit integer, deep nesting
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise BoardError(f"{source}: not valid TOML: {reason}") from None
     for key in data:
         if key not in _TOP_KEYS:
             raise BoardError(f"{source}, key '{key}': unknown top-level key; allowed: {', '.join(_TOP_KEYS)}")
     default = data.get("default")
-    if default is not None and not isinstance(default, str):
+    if default is not None and (not isinstance(default, str) or not NAME_RE.fullmatch(default)):
         raise BoardError(f"{source}, key 'default': expected a board name (string), received "
                          f"{_type_name(default)} {default!r}")
     raw = data.get("boards", [])

@@ -2,20 +2,24 @@
 
 ``export`` runs the export worker (``python -m designer.export.worker``) as a child process and follows its
 JSON-lines events, so this process never imports TensorFlow and the converter's chatter never reaches stdout;
-the worker's stderr is kept in a log file that is named when something goes wrong. ``report`` parses a saved
-``stedgeai analyze`` report. Both print rich tables, or one JSON object with ``--json``. Exit status: 0 done,
-1 the export or the parse failed (one line on stderr says why), 2 bad input.
+the source, the board and the output folder are checked first (no TensorFlow, nothing written), so bad
+input is one line and exit 2. The worker's stderr is kept in memory and, when the export fails, saved as
+``export.log`` in the output folder (recorded in its manifest, so the next export may replace it); nothing
+goes to /tmp. ``report`` parses a saved ``stedgeai analyze`` report. Both print rich tables, or one JSON
+object with ``--json``. Exit status: 0 done, 1 the export or the parse failed after starting (one line on
+stderr says why), 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +29,11 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from designer import outdir
+from designer.export.bundle import BUNDLE_KIND, plan_export
 from designer.export.client import no_result, worker_command, worker_env
 from designer.export.protocol import Exported, ExportRequest, Failed, Log, ProtocolError, Step, decode_event
+from designer.export.source import ExportError
 from designer.export.stedgeai import AnalyzeReport, ReportParseError, load_report
 from designer.footprint import COMPRESSIONS
 from designer.training.protocol import Event
@@ -75,28 +82,78 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------------------ export
 
 
-def worker_events(request: ExportRequest, *, log_path: Path) -> Iterator[Event]:
-    """Spawn the export worker and yield its events; its stderr goes to ``log_path``."""
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(worker_command(request), stdout=subprocess.PIPE, stderr=log,
-                                stdin=subprocess.DEVNULL, text=True, env=worker_env())
-        assert proc.stdout is not None
-        final = False
+LOG_NAME = "export.log"
+_LOG_LIMIT_CHARS = 4_000_000  # the tail kept of a chatty worker's stderr
+
+
+class WorkerLog:
+    """The worker's stderr, drained by a thread (so a full pipe never stalls it) and kept in memory until the
+    export ends; only a failed export's log is saved, into the output folder."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[str] = deque()
+        self._size = 0
+        self._thread: threading.Thread | None = None
+
+    def follow(self, stream: Any) -> None:
+        """Drain ``stream`` (a text pipe) in the background."""
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: Any) -> None:
+        for line in stream:
+            self.write(line)
+
+    def write(self, text: str) -> None:
+        """Add text (the worker's, or a note of ours)."""
+        self._chunks.append(text)
+        self._size += len(text)
+        while self._size > _LOG_LIMIT_CHARS and len(self._chunks) > 1:
+            self._size -= len(self._chunks.popleft())
+
+    def text(self) -> str:
+        """Everything kept so far (waits briefly for the drain thread when the worker has ended)."""
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        return "".join(self._chunks)
+
+    def save(self, target: Path) -> Path | None:
+        """Write the log as ``target/export.log`` and record it in the folder's manifest; None when the folder
+        is no longer one an export may write into (a user's file appeared there meanwhile)."""
         try:
-            for line in proc.stdout:
-                if not line.strip():
-                    continue
-                try:
-                    event = decode_event(line)
-                except ProtocolError as exc:
-                    log.write(f"[export cli] {exc}\n")
-                    continue
-                final = final or isinstance(event, (Exported, Failed))
-                yield event
-        finally:
-            code = proc.wait()
-        if not final:
-            yield no_result(code, log_path)
+            outdir.check_out_dir(target, BUNDLE_KIND)
+            target.mkdir(parents=True, exist_ok=True)
+            (target / LOG_NAME).write_text(self.text(), encoding="utf-8")
+            outdir.add_to_manifest(target, BUNDLE_KIND, [LOG_NAME])
+        except (OSError, outdir.OutDirError):
+            return None
+        return target / LOG_NAME
+
+
+def worker_events(request: ExportRequest, *, log: WorkerLog) -> Iterator[Event]:
+    """Spawn the export worker and yield its events; its stderr goes to ``log``."""
+    proc = subprocess.Popen(worker_command(request), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=worker_env())
+    assert proc.stdout is not None
+    log.follow(proc.stderr)
+    final = False
+    try:
+        for line in proc.stdout:
+            if not line.strip():
+                continue
+            try:
+                event = decode_event(line)
+            except ProtocolError as exc:
+                log.write(f"[export cli] {exc}\n")
+                continue
+            final = final or isinstance(event, (Exported, Failed))
+            yield event
+    finally:
+        if proc.poll() is None and not final:
+            proc.terminate()  # the caller stopped early (an error of ours): the worker unwinds its scratch
+        code = proc.wait()
+    if not final:
+        yield no_result(code, Path(request.out_dir or ".") / LOG_NAME)
 
 
 def _request(args: argparse.Namespace) -> ExportRequest:
@@ -134,49 +191,59 @@ def _print_summary(report: dict[str, Any], out_dir: str, out: Console) -> None:
             out.print(f"[bold yellow]warning:[/] {escape(w)}")
 
 
+def _fail(message: str) -> None:
+    print(f"{PROG} export: {' '.join(message.split())}", file=sys.stderr)
+
+
 def run_export_command(args: argparse.Namespace, runner: EventRunner | None = None) -> int:
-    """Run ``cnn-designer export``; returns the exit status."""
+    """Run ``cnn-designer export``; returns the exit status (0 done, 1 failed after starting, 2 bad input)."""
     try:
         request = _request(args)
-    except ValueError as exc:
-        print(f"{PROG} export: {exc}", file=sys.stderr)
+        plan = plan_export(request)  # source, board, output folder: refused here, before any TensorFlow
+    except (ValueError, ExportError) as exc:
+        _fail(str(exc))
         return EXIT_BAD_INPUT
-    fd, log_name = tempfile.mkstemp(prefix="cnn-designer-export-", suffix=".log")
-    os.close(fd)
-    log_path = Path(log_name)
-    events = runner(request) if runner else worker_events(request, log_path=log_path)
+    request = replace(request, out_dir=str(plan.target))
+    log = WorkerLog()
+    try:
+        return _follow(runner(request) if runner else worker_events(request, log=log), args, plan.target,
+                       log if runner is None else None)
+    except Exception as exc:  # a bug of ours, or the worker could not start: one line, never a traceback
+        _fail(f"the export failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+
+
+def _follow(events: Iterator[Event], args: argparse.Namespace, target: Path, log: WorkerLog | None) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = _console()
-    keep_log = False
-    try:
-        for event in events:
-            if isinstance(event, Step) and not args.json:
-                if event.done:
-                    err.print(f"[{event.index}/{event.total}] {event.step}: done in {event.seconds:.1f} s"
-                              + (f" — {event.detail}" if event.detail else ""))
-                else:
-                    err.print(f"[{event.index}/{event.total}] {event.step}…")
-            elif isinstance(event, Log) and event.level != "warning" and not args.json:
-                err.print(event.message)
-            elif isinstance(event, Failed):
-                keep_log = True
-                print(f"{PROG} export: {' '.join(event.reason.split())}", file=sys.stderr)
-                if event.detail or runner is None:
-                    print(f"{PROG} export: worker log: {log_path}", file=sys.stderr)
-                return EXIT_FAILED
-            elif isinstance(event, Exported):
-                report = json.loads((Path(event.out_dir) / "report.json").read_text(encoding="utf-8"))
-                if args.json:
-                    print(json.dumps({"ok": True, "out_dir": event.out_dir, "report": report}, indent=2))
-                else:
-                    _print_summary(report, event.out_dir, out)
-                return 0
-        keep_log = True
-        print(f"{PROG} export: the export ended without a result; worker log: {log_path}", file=sys.stderr)
+
+    def failed(reason: str) -> int:
+        saved = log.save(target) if log is not None else None
+        _fail(reason if saved is None or str(saved) in reason else f"{reason} (worker log: {saved})")
         return EXIT_FAILED
-    finally:
-        if not keep_log:
-            log_path.unlink(missing_ok=True)
+
+    for event in events:
+        if isinstance(event, Step) and not args.json:
+            if event.done:
+                err.print(escape(f"[{event.index}/{event.total}] {event.step}: done in {event.seconds:.1f} s"
+                                 + (f" — {event.detail}" if event.detail else "")))
+            else:
+                err.print(escape(f"[{event.index}/{event.total}] {event.step}…"))
+        elif isinstance(event, Log) and event.level != "warning" and not args.json:
+            err.print(escape(event.message))
+        elif isinstance(event, Failed):
+            return failed(event.reason)
+        elif isinstance(event, Exported):
+            try:
+                report = json.loads((Path(event.out_dir) / "report.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                return failed(f"the bundle {event.out_dir} has no readable report.json ({exc})")
+            if args.json:
+                print(json.dumps({"ok": True, "out_dir": event.out_dir, "report": report}, indent=2))
+            else:
+                _print_summary(report, event.out_dir, out)
+            return 0
+    return failed("the export ended without a result")
 
 
 # ------------------------------------------------------------------------------------------------ report

@@ -1,7 +1,9 @@
 """Build an export bundle: Keras files, float32 and int8 .tflite, C sources, stedgeai commands and a report.
 
-Everything is written into a scratch folder beside the target and moved into place with ``os.replace`` only
-when complete, so a failed export leaves nothing that looks like a bundle. Progress goes to an ``on_step``
+Everything is written into a scratch folder beside the target and moved into place only when complete, so a
+failed export leaves nothing that looks like a bundle. The target must be new, empty or an earlier bundle
+whose files nobody changed (designer.outdir's manifest); :func:`plan_export` checks that, the source and the
+board before any slow step, so a refusal costs no TensorFlow. Progress goes to an ``on_step``
 callback (the worker turns it into protocol events). TensorFlow is imported inside the steps that need it.
 """
 
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from designer import tflite_tools
+from designer import outdir, tflite_tools
 from designer.boards import Board, BoardError, default_board, find_board
 from designer.design import analyze
 from designer.export import csource, report, stedgeai
@@ -39,7 +41,8 @@ BUNDLE_FILES: tuple[str, ...] = (
 )
 """Files every bundle holds (stedgeai_analyze.txt joins them when stedgeai ran)."""
 
-_MARKER = "report.json"  # a folder holding this is a bundle, which a new export may replace
+BUNDLE_KIND = "cnn-designer-bundle/1"
+"""The kind in a bundle's manifest (designer.outdir): only a folder of this kind may be replaced."""
 
 
 @dataclass(frozen=True)
@@ -86,13 +89,43 @@ def _remove_stale_partials(target: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def check_target(target: str | os.PathLike[str]) -> Path:
+    """The resolved bundle folder if an export may write it (new, empty, or an unchanged earlier bundle);
+    ExportError (one line, offering ``--out DIR/NAME``) otherwise."""
+    try:
+        return outdir.check_out_dir(target, BUNDLE_KIND)
+    except outdir.OutDirError as exc:
+        raise ExportError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export will read and where it will write, checked before any slow step."""
+
+    source: ExportSource
+    board: Board
+    target: Path  # resolved: symlinks followed, absolute
+
+
+def plan_export(request: ExportRequest) -> ExportPlan:
+    """Resolve the source (run folder, design file or preset), the board and the bundle folder; ExportError
+    names the first that cannot be used. Cheap: no TensorFlow, nothing written."""
+    source = resolve_source(request.source)
+    try:
+        board = find_board(request.board) if request.board else default_board()
+    except BoardError as exc:
+        raise ExportError(str(exc)) from None
+    try:  # what stedgeai.sh will hold, checked now rather than after the slow steps
+        stedgeai.check_script_words(c_name=csource.c_identifier(source.design.name), target=board.series,
+                                    compression=request.compression)
+    except ValueError as exc:
+        raise ExportError(f"cannot write stedgeai.sh for board {board.name}: {exc}") from None
+    target = check_target(request.out_dir if request.out_dir else default_out_dir(source))
+    return ExportPlan(source, board, target)
+
+
 def _prepare_target(target: Path) -> Path:
-    """Check the target can be written and return a fresh scratch folder beside it."""
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"cannot export to {target}: it exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / _MARKER).is_file():
-        raise ExportError(f"cannot export to {target}: it exists, is not empty and is not an export bundle "
-                          "(no report.json); choose another --out")
+    """A fresh scratch folder beside the (checked) target."""
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -109,13 +142,12 @@ def _prepare_target(target: Path) -> Path:
 
 
 def _move_into_place(scratch: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(target, old)
-    os.replace(scratch, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Record the scratch folder's files in its manifest and install it as ``target`` (designer.outdir)."""
+    outdir.write_manifest(scratch, BUNDLE_KIND, [p.name for p in scratch.iterdir() if p.is_file()])
+    try:
+        outdir.install(scratch, target, BUNDLE_KIND)
+    except outdir.OutDirError as exc:
+        raise ExportError(f"{exc} (it changed while the export ran)") from None
 
 
 def _converter_failure(message: str, source: ExportSource, dtype: str) -> str:
@@ -181,13 +213,9 @@ def export_bundle(request: ExportRequest, on_step: StepCallback | None = None,
     def end(step: str, detail: str = "") -> None:
         step_cb(step, True, time.perf_counter() - started[step], detail)
 
+    plan = plan_export(request)  # refusals come before the first step
+    source, board, target = plan.source, plan.board, plan.target
     begin("load")
-    source = resolve_source(request.source)
-    try:
-        board = find_board(request.board) if request.board else default_board()
-    except BoardError as exc:
-        raise ExportError(str(exc)) from None
-    target = Path(request.out_dir) if request.out_dir else default_out_dir(source)
     scratch = _prepare_target(target)
     try:
         if source.trained:
@@ -254,8 +282,9 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
                               data.preprocessing, untrained=not source.trained)
     (out / "model_config.h").write_text(csource.model_config_h(cfg), encoding="utf-8")
     script = out / "stedgeai.sh"
-    script.write_text(stedgeai.shell_script(c_name=c_name, target=board.series, compression=request.compression),
-                      encoding="utf-8")
+    text = stedgeai.shell_script(c_name=c_name, target=board.series, compression=request.compression,
+                                 board_name=board.name)
+    script.write_text(text, encoding="utf-8")
     script.chmod(0o755)
     (out / "README.md").write_text(report.bundle_readme(c_name, board, request.compression,
                                                         untrained=not source.trained), encoding="utf-8")

@@ -28,7 +28,26 @@ def c_identifier(name: str) -> str:
         cleaned = f"m_{cleaned}"
     if cleaned in _RESERVED or cleaned.startswith("__"):
         cleaned = f"{cleaned}_model"
-    return cleaned
+    # Leave room for the suffixes the sources add ("_model_data_len", "_INT8") within 63 characters.
+    return check_c_identifier(cleaned[:40].rstrip("_"))
+
+
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def check_c_identifier(name: str) -> str:
+    """``name`` if it is a plain C identifier (ASCII letters, digits, ``_``; not a keyword; at most 63
+    characters, C's portable limit); ValueError otherwise. Every name written into a C file passes here."""
+    if not isinstance(name, str) or not _C_IDENTIFIER.fullmatch(name) or name in _RESERVED:
+        raise ValueError(f"not a usable C identifier: {name!r}")
+    return name
+
+
+def c_comment(text: str) -> str:
+    """``text`` made safe inside a ``/* ... */`` comment: one line, printable ASCII, no ``*/``."""
+    flat = " ".join(str(text).split())
+    safe = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in flat)
+    return safe.replace("*/", "* /").replace("/*", "/ *")
 
 
 def c_string(text: str) -> str:
@@ -53,6 +72,7 @@ def arena_with_margin(measured_bytes: int, margin_bytes: int) -> int:
 
 def model_data_h(c_name: str, length: int) -> str:
     """model_data.h: declarations of the model array and its length."""
+    check_c_identifier(c_name)
     guard = f"{c_name.upper()}_MODEL_DATA_H"
     return f"""/* {c_name}: the int8 TensorFlow Lite model (model_int8.tflite) as a C array. Made by cnn-designer. */
 #ifndef {guard}
@@ -79,6 +99,7 @@ extern const unsigned int {c_name}_model_data_len;
 
 def model_data_c(c_name: str, data: bytes, *, per_line: int = 12) -> str:
     """model_data.c: the bytes of the .tflite as an ``alignas(16) const unsigned char`` array."""
+    check_c_identifier(c_name)
     rows = []
     for start in range(0, len(data), per_line):
         chunk = data[start:start + per_line]
@@ -132,8 +153,8 @@ def _float(value: float) -> str:
 
 def model_config_h(cfg: ModelConfig) -> str:
     """model_config.h: input shape, quantization, class names and the tensor arena size."""
-    p = cfg.c_name.upper()
-    h, w, c = cfg.input_shape
+    p = check_c_identifier(cfg.c_name).upper()
+    h, w, c = (int(v) for v in cfg.input_shape)
     names = ",\n".join(f"    {c_string(n)}" for n in cfg.class_names)
     warning = ("\n/* WARNING: exported from an UNTRAINED design (random weights): the sizes are right, the\n"
                " * predictions are meaningless. Train it, then export the run. */\n") if cfg.untrained else ""
@@ -148,7 +169,7 @@ def model_config_h(cfg: ModelConfig) -> str:
 #define {p}_INPUT_SIZE ({h} * {w} * {c})
 
 /* Quantization: q = round(x / SCALE) + ZERO_POINT, clamped to [-128, 127], where x is the value the float
- * model expects ({cfg.preprocessing}). Output: score = (q - ZERO_POINT) * SCALE. */
+ * model expects ({c_comment(cfg.preprocessing)}). Output: score = (q - ZERO_POINT) * SCALE. */
 #define {p}_INPUT_SCALE {_float(cfg.input_scale)}
 #define {p}_INPUT_ZERO_POINT ({cfg.input_zero_point})
 #define {p}_OUTPUT_SCALE {_float(cfg.output_scale)}

@@ -19,6 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from designer.boards import SERIES_RE
+from designer.export.csource import check_c_identifier
+
 
 class ReportParseError(ValueError):
     """A text that is not a usable X-CUBE-AI analyze report; the message names the file and the cause."""
@@ -264,18 +267,44 @@ def generate_command(*, model: str, c_name: str, target: str, compression: str =
     return cmd
 
 
-def shell_script(*, c_name: str, target: str, compression: str) -> str:
-    """stedgeai.sh: the analyze and generate commands for the float .h5 and the int8 .tflite."""
+def _comment(text: str) -> str:
+    """One shell comment line: refuses anything that could end the line (newline, carriage return, any
+    control character), so nothing in it can become a command."""
+    if not text.isprintable():
+        raise ValueError(f"refusing to write a non-printable character into stedgeai.sh: {text!r}")
+    return f"# {text}"
+
+
+def check_script_words(*, c_name: str, target: str, compression: str) -> None:
+    """ValueError unless every value a stedgeai.sh command holds is of the expected form (the words are also
+    shlex-quoted; this keeps them what the tool expects)."""
+    if not SERIES_RE.fullmatch(target):
+        raise ValueError(f"target series must match {SERIES_RE.pattern} (an ST Edge AI target such as stm32l4); "
+                         f"received {target!r}")
+    check_c_identifier(c_name)
+    check_c_identifier(compression)
+
+
+def shell_script(*, c_name: str, target: str, compression: str, board_name: str = "") -> str:
+    """stedgeai.sh: the analyze and generate commands for the float .h5 and the int8 .tflite.
+
+    Every word is ``shlex.quote``d and every value checked (:func:`check_script_words`); comment lines refuse
+    line breaks and control characters.
+    """
+    check_script_words(c_name=c_name, target=target, compression=compression)
+
     def line(cmd: list[str]) -> str:
         return shlex.join(cmd)
 
     h5 = dict(model="model.h5", c_name=c_name, target=target, compression=compression)
     int8 = dict(model="model_int8.tflite", c_name=f"{c_name}_int8", target=target, compression=compression,
                 workspace="stedgeai_ws_int8", output="stedgeai_out_int8")
+    board = f"board {board_name}, " if board_name else ""
     return "\n".join([
         "#!/bin/sh",
         "# ST Edge AI Core (X-CUBE-AI) command lines for this bundle; run from the bundle folder.",
-        f"# Target series {target}; float .h5 with --compression {compression}, or the int8 .tflite",
+        _comment(f"Target series {target} ({board}--target {shlex.quote(target)}); float .h5 with --compression "
+                 f"{compression}, or the int8 .tflite"),
         "# (full-integer PTQ; compression does not apply). Needs `stedgeai` on PATH (X-CUBE-AI installs it",
         "# under STM32Cube/Repository/Packs/STMicroelectronics/X-CUBE-AI/<version>/Utilities/<os>/).",
         "set -e",

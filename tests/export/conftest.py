@@ -63,7 +63,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     root = tmp_path_factory.mktemp("tiny")
     x_train, y_train = make_images(400, 1)
     x_test, y_test = make_images(120, 2)
-    npz = root / "tiny.npz"
+    run = root / "runs" / "tiny_net-20260101-000000"
+    run.mkdir(parents=True)
+    # Inside the run: export follows no path a run's config.json names outside its folder.
+    npz = run / "tiny.npz"
     np.savez(npz, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
              class_names=np.array(["red", "green", "blue"]))
     keras.utils.set_random_seed(0)
@@ -72,8 +75,6 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
                   metrics=["accuracy"])
     model.fit(x_train / 255.0, y_train, epochs=2, batch_size=32, verbose=0)
     _, acc = model.evaluate(x_test / 255.0, y_test, verbose=0)
-    run = root / "runs" / "tiny_net-20260101-000000"
-    run.mkdir(parents=True)
     model.save(run / "best.keras")
     save_design(TINY, run / "design.toml")
     # The training worker's layout: its settings under "config", the data record and the preprocessing beside.

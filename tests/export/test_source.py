@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from designer.export.source import ExportSource, run_data
+from designer.export.source import ExportSource, RunSettings, run_data
 from tests.export.conftest import TINY, make_images
 
 pytest.importorskip("tensorflow", reason="the data loader decodes with TensorFlow")
@@ -20,7 +20,7 @@ def _sorted_by_class(tmp_path: Path) -> ExportSource:
     order = np.argsort(y_test, kind="stable")
     npz = tmp_path / "sorted.npz"
     np.savez(npz, x_train=x_train, y_train=y_train, x_test=x_test[order], y_test=y_test[order])
-    return ExportSource(TINY, "run", str(tmp_path), config={"config": {"data": str(npz), "seed": 0}})
+    return ExportSource(TINY, "run", str(tmp_path), settings=RunSettings(data=str(npz)))
 
 
 def test_a_partial_evaluation_samples_every_class(tmp_path: Path) -> None:
