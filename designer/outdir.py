@@ -124,9 +124,12 @@ def check_out_dir(path: str | os.PathLike[str], kind: str, *, option: str = "--o
     """The resolved output folder, if it may be written: missing, empty, or a ``kind`` folder holding only
     the unchanged files its manifest lists. OutDirError (one line, naming the folder, the offending entry and
     offering ``option DIR/NAME``) otherwise. Reads only; call it before any slow work."""
-    folder = resolve_out(path)
+    try:
+        folder = resolve_out(path)
+    except (RuntimeError, OSError) as exc:  # Python 3.11 raises RuntimeError for a symlink loop
+        raise _refusal(Path(path), f"its path cannot be resolved ({exc})", option) from None
     if not folder.exists():
-        if folder.is_symlink():  # resolve() leaves a symlink loop unresolved
+        if folder.is_symlink():  # a loop that resolve() left as it was
             raise _refusal(folder, "it is a symlink that leads nowhere", option)
         return folder
     if not folder.is_dir():

@@ -159,7 +159,7 @@ def test_missing_user_file_named_by_the_environment_is_an_error(tmp_path: Path,
 
 
 def _with(key: str, value: str) -> str:
-    return re.sub(rf"^{key} = .*$", f"{key} = {value}", USER_BOARD, flags=re.M)
+    return re.sub(rf"^{key} = .*$", lambda _: f"{key} = {value}", USER_BOARD, flags=re.M)
 
 
 BAD_USER_FILES = [
@@ -179,6 +179,24 @@ BAD_USER_FILES = [
     ("top-level-key", "boardz = 1\n", ["key 'boardz'", "unknown top-level key"]),
     ("boards-not-array", 'boards = "x"\n', ["key 'boards'", "array of tables"]),
     ("not-toml", "[[boards]\nname = 1\n", ["not valid TOML"]),
+    # Hostile values: each would reach stedgeai.sh or a C file if it were let through.
+    ("series-newline-command", _with("series", '"stm32l4\\ntouch canary"'),
+     ["boards[0] (MY-BOARD)", "key 'series'", "stm32[a-z0-9]{1,8}", "'stm32l4\\ntouch canary'"]),
+    ("series-uppercase", _with("series", '"STM32L4"'), ["key 'series'", "'STM32L4'"]),
+    ("series-word-split", _with("series", '"stm32l4 --output /x"'), ["key 'series'"]),
+    ("name-command-substitution", _with("name", '"B$(touch canary)"'),
+     ["boards[0] ('B$(touch canary)')", "key 'name'", "no quotes, $, backticks"]),
+    ("name-backticks", _with("name", '"B`touch canary`"'), ["key 'name'", "'B`touch canary`'"]),
+    ("name-quotes", _with("name", """'B"; touch canary; "'"""), ["key 'name'"]),
+    ("mcu-newline", _with("mcu", '"STM32\\nX"'), ["key 'mcu'", "'STM32\\nX'"]),
+    ("region-semicolon", _with("ram_region", '"SRAM; rm -rf x"'), ["key 'ram_region'"]),
+    ("note-control-char", USER_BOARD + 'note = "ok\\u001b[2J"\n', ["key 'note'", "printable"]),
+    ("huge-size", _with("flash_bytes", str(2**70)), ["key 'flash_bytes'", "at most 1,099,511,627,776",
+                                                     str(2**70)]),
+    ("huge-clock", _with("clock_hz", "100_000_000_000"), ["key 'clock_hz'", "at most 10,000,000,000"]),
+    ("4300-digit-integer", _with("ram_bytes", "1" * 4400), ["not valid TOML"]),
+    ("deep-nesting", "x = " + "[" * 1200 + "]" * 1200 + "\n", ["not valid TOML"]),
+    ("hostile-default", 'default = "$(touch canary)"\n' + USER_BOARD, ["key 'default'"]),
 ]
 
 

@@ -26,7 +26,15 @@ from designer.design import analyze
 from designer.export import csource, report, stedgeai
 from designer.export.evaluate import compare, io_quantization, ops_used
 from designer.export.protocol import STEPS, ExportRequest
-from designer.export.source import ExportData, ExportError, ExportSource, random_data, resolve_source, run_data
+from designer.export.source import (
+    ExportData,
+    ExportError,
+    ExportSource,
+    data_to_use,
+    random_data,
+    resolve_source,
+    run_data,
+)
 from designer.keras_build import layer_names
 
 if TYPE_CHECKING:
@@ -111,6 +119,8 @@ def plan_export(request: ExportRequest) -> ExportPlan:
     """Resolve the source (run folder, design file or preset), the board and the bundle folder; ExportError
     names the first that cannot be used. Cheap: no TensorFlow, nothing written."""
     source = resolve_source(request.source)
+    if source.trained:
+        data_to_use(source, request.data)
     try:
         board = find_board(request.board) if request.board else default_board()
     except BoardError as exc:

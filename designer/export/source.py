@@ -272,20 +272,29 @@ def _rescale(settings: RunSettings) -> tuple[float, float, str]:
     return scale, offset, text
 
 
+def data_to_use(source: ExportSource, data: str | None) -> str:
+    """The data set to calibrate and evaluate a run with: ``data`` (the user's --data), else the run's own
+    (``cifar10`` or a path inside the run folder); ExportError says to pass --data otherwise."""
+    settings = source.settings
+    if data:
+        return data
+    if settings.data:
+        return settings.data
+    if settings.data_outside:
+        raise ExportError(f"run {source.path}: config.json's {settings.data_outside} lies outside the run "
+                          "folder, and export follows no path a run's files name outside it; pass --data PATH "
+                          "(the same data set) to use it")
+    raise ExportError(f"run {source.path}: config.json names no data set ('data'), so int8 cannot be "
+                      "calibrated; pass --data PATH")
+
+
 def run_data(source: ExportSource, *, data: str | None, calibration_images: int, eval_images: int,
              seed: int) -> ExportData:
     """Calibration and test images of a run's data set, preprocessed as training did."""
     import numpy as np  # see random_data
 
     settings = source.settings
-    where = data or settings.data
-    if not where and settings.data_outside:
-        raise ExportError(f"run {source.path}: config.json's {settings.data_outside} lies outside the run "
-                          "folder, and export follows no path a run's files name outside it; pass --data PATH "
-                          "(the same data set) to use it")
-    if not where:
-        raise ExportError(f"run {source.path}: config.json names no data set ('data'), so int8 cannot be "
-                          "calibrated; pass --data PATH")
+    where = data_to_use(source, data)
     # Imported here: the training data loader pulls in TensorFlow for decoding and resizing.
     from designer.training.datasets import DataError, load_data
 
