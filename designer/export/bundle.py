@@ -47,7 +47,8 @@ BUNDLE_FILES: tuple[str, ...] = (
     "model.keras", "model.h5", "model_float32.tflite", "model_int8.tflite", "model_data.h", "model_data.c",
     "model_config.h", "stedgeai.sh", "README.md", "report.md", "report.json",
 )
-"""Files every bundle holds (stedgeai_analyze.txt joins them when stedgeai ran)."""
+"""Files every bundle holds (stedgeai_analyze.txt joins them when stedgeai ran), beside the manifest
+(designer.outdir.MANIFEST_NAME) that lists them all with their sha256."""
 
 BUNDLE_KIND = "cnn-designer-bundle/1"
 """The kind in a bundle's manifest (designer.outdir): only a folder of this kind may be replaced."""

@@ -13,6 +13,7 @@ import pytest
 
 from designer.export.bundle import BUNDLE_FILES
 from designer.export.protocol import STEPS
+from designer.outdir import MANIFEST_NAME, read_manifest
 from tests.export.conftest import FAKE_FIGURES, Bundle, TinyRun, make_images
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ def _define(text: str, name: str) -> int:
 
 def test_every_file_is_there_and_nothing_partial_is_left(run_bundle: Bundle) -> None:
     names = {p.name for p in run_bundle.out.iterdir()}
-    assert set(BUNDLE_FILES) | {"stedgeai_analyze.txt"} == names
+    assert set(BUNDLE_FILES) | {"stedgeai_analyze.txt", MANIFEST_NAME} == names
     assert [p.name for p in run_bundle.out.parent.iterdir()] == ["bundle"]
     assert [(s, d) for s, d, _ in run_bundle.steps] == [(s, d) for s in STEPS for d in (False, True)]
 
@@ -89,6 +90,15 @@ def test_tflite_micro_agrees_with_litert(run_bundle: Bundle) -> None:
     assert got_arr.dtype == np.int8
     assert np.abs(got_arr.astype(int) - expected.astype(int)).max() <= 1
     assert np.mean(got_arr.argmax(1) == expected.argmax(1)) >= 0.95
+
+
+def test_manifest_lists_every_file_with_its_hash(run_bundle: Bundle) -> None:
+    from designer.export.bundle import BUNDLE_KIND, check_target
+
+    manifest = read_manifest(run_bundle.out)
+    assert manifest is not None and manifest.kind == BUNDLE_KIND
+    assert set(manifest.files) == {p.name for p in run_bundle.out.iterdir()} - {MANIFEST_NAME}
+    assert check_target(run_bundle.out) == run_bundle.out.resolve()  # a later export may replace it
 
 
 def test_report_matches_the_files(run_bundle: Bundle) -> None:

@@ -66,18 +66,18 @@ def test_text_summary_is_loud_about_untrained(untrained_bundle: tuple[Path, dict
         yield Step("convert", 2, 8, True, 0.5, "float32")
         yield Exported(str(out), True, [], {})
 
-    assert run_export_command(_parse(["export", "tiny.toml"]), runner) == 0
+    assert run_export_command(_parse(["export", "model2", "--out", str(out)]), runner) == 0
     captured = capsys.readouterr()
     assert "WARNING" in captured.out and "UNTRAINED DESIGN" in captured.out
     assert "TFLM arena measured / configured" in captured.out
     assert "[2/8] convert: done in 0.5 s — float32" in captured.err
 
 
-def test_failed_export_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_export_exits_1_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     def runner(request: ExportRequest) -> Iterator[Event]:
         yield Failed("run r: no usable data set to calibrate int8 with\n(details)")
 
-    assert run_export_command(_parse(["export", "r"]), runner) == 1
+    assert run_export_command(_parse(["export", "model2", "--out", str(tmp_path / "b")]), runner) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["cnn-designer export: run r: no usable data set to calibrate int8 with (details)"]
 

@@ -11,8 +11,10 @@ import pytest
 from designer.export.csource import (
     ModelConfig,
     arena_with_margin,
+    c_comment,
     c_identifier,
     c_string,
+    check_c_identifier,
     model_config_h,
     model_data_c,
     model_data_h,
@@ -82,3 +84,38 @@ int main(void) {
     done = subprocess.run([str(tmp_path / "prog")], capture_output=True, check=True)
     assert done.stdout == data
     assert done.stderr.decode() == '6032 say "hi" 3'
+
+
+@pytest.mark.parametrize("name", ["x$(touch y)", "a b", "1abc", "int", "", "é", "a" * 64, "a;b", "a\nb"])
+def test_check_c_identifier_refuses(name: str) -> None:
+    with pytest.raises(ValueError, match="not a usable C identifier"):
+        check_c_identifier(name)
+
+
+def test_c_identifier_of_any_name_is_usable() -> None:
+    for name in ('x"; system("rm -rf /"); //', "*/ evil /*", "\n#define A 1", "a" * 300, "__init__", "_" * 5):
+        ident = c_identifier(name)
+        assert check_c_identifier(ident) == ident and len(ident + "_model_data_len") <= 63
+
+
+def test_c_comment_cannot_end_the_comment() -> None:
+    assert c_comment("a */ b\n#include <x> /* c") == "a * / b #include <x> / * c"
+    assert c_comment("x\x00y\u2028z") == "x?y z"
+
+
+HOSTILE = '*/ #error injected\n"); /*\\'
+
+
+@needs_gcc
+def test_hostile_class_names_and_preprocessing_stay_data(tmp_path: Path) -> None:
+    (tmp_path / "model_config.h").write_text(model_config_h(_config(
+        class_names=(HOSTILE, "??=", "\x01\t"), preprocessing=f"x = pixel / 255 {HOSTILE}")))
+    (tmp_path / "main.c").write_text("""
+#include <stdio.h>
+#include "model_config.h"
+int main(void) { for (int i = 0; i < TINY_NUM_CLASSES; i++) printf("%s|", tiny_class_names[i]); return 0; }
+""")
+    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o", "prog", "main.c"],
+                   cwd=tmp_path, check=True)
+    done = subprocess.run([str(tmp_path / "prog")], capture_output=True, check=True)
+    assert done.stdout.decode() == f"{HOSTILE}|??=|\x01\t|"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from designer.export.bundle import export_bundle
+from designer.export.bundle import BUNDLE_KIND, export_bundle
 from designer.export.protocol import ExportRequest
 from designer.export.source import ExportError
+from designer.outdir import MANIFEST_NAME, write_manifest
 from tests.export.conftest import TinyRun
 
 
@@ -35,7 +36,7 @@ def test_output_folder_not_writable(tmp_path: Path) -> None:
 def test_existing_folder_that_is_not_a_bundle_is_kept(tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
-    with pytest.raises(ExportError, match=r"mine: it exists, is not empty and is not an export bundle"):
+    with pytest.raises(ExportError, match=r"refusing to write into .*mine: it holds 'notes.txt'"):
         _export("model2", tmp_path / "mine")
     assert _leftovers(tmp_path / "mine") == ["notes.txt"]
     assert _leftovers(tmp_path) == ["mine"]
@@ -66,7 +67,7 @@ def _copy_run(tiny_run: TinyRun, dest: Path) -> Path:
 def test_run_without_its_data_set(tiny_run: TinyRun, tmp_path: Path) -> None:
     run = _copy_run(tiny_run, tmp_path)
     config = json.loads((run / "config.json").read_text())
-    config["config"]["data"] = str(tmp_path / "gone.npz")
+    config["config"]["data"] = str(run / "gone.npz")
     (run / "config.json").write_text(json.dumps(config))
     with pytest.raises(ExportError, match=r"no usable data set to calibrate int8 with .*gone.npz.*--data PATH"):
         _export(run, tmp_path / "out")
@@ -107,11 +108,12 @@ def test_layer_the_converter_cannot_lower(tiny_run: TinyRun, tmp_path: Path) -> 
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.json").write_text("{}")  # an older bundle: it must survive the failed export
+    write_manifest(out, BUNDLE_KIND, ["report.json"])
     with pytest.raises(ExportError, match=r"cannot lower layer 1 \(batchnorm, Keras name l01_batchnorm\) of "
                                           r"'Tiny Net' to float32: op tf.MatrixDeterminant has no TFLite builtin"):
         _export(run, out)
     assert _leftovers(tmp_path) == ["out", "run"]
-    assert _leftovers(out) == ["report.json"]
+    assert _leftovers(out) == [MANIFEST_NAME, "report.json"]
 
 
 def test_bad_request_values() -> None:
@@ -119,18 +121,34 @@ def test_bad_request_values() -> None:
         ExportRequest(source="model2", compression="max")
 
 
-def test_a_new_bundle_replaces_an_old_one(tmp_path: Path) -> None:
+def test_a_new_bundle_replaces_only_the_old_bundles_files(tmp_path: Path) -> None:
     from designer.export.bundle import _move_into_place
 
     target, scratch = tmp_path / "bundle", tmp_path / ".bundle.partial"
     target.mkdir()
     (target / "report.json").write_text("old")
     (target / "stale.txt").write_text("old")
+    write_manifest(target, BUNDLE_KIND, ["report.json", "stale.txt"])
     scratch.mkdir()
     (scratch / "report.json").write_text("new")
     _move_into_place(scratch, target)
-    assert _leftovers(tmp_path) == ["bundle"] and _leftovers(target) == ["report.json"]
+    assert _leftovers(tmp_path) == ["bundle"] and _leftovers(target) == [MANIFEST_NAME, "report.json"]
     assert (target / "report.json").read_text() == "new"
+
+
+def test_a_file_added_to_the_old_bundle_stops_the_replacement(tmp_path: Path) -> None:
+    from designer.export.bundle import _move_into_place
+
+    target, scratch = tmp_path / "bundle", tmp_path / ".bundle.partial"
+    target.mkdir()
+    (target / "report.json").write_text("old")
+    write_manifest(target, BUNDLE_KIND, ["report.json"])
+    (target / "my-notes.txt").write_text("mine")
+    scratch.mkdir()
+    (scratch / "report.json").write_text("new")
+    with pytest.raises(ExportError, match=r"'my-notes.txt' is not a file cnn-designer wrote there"):
+        _move_into_place(scratch, target)
+    assert (target / "my-notes.txt").read_text() == "mine" and (target / "report.json").read_text() == "old"
 
 
 def test_scratch_folders_of_killed_exports_are_removed(tmp_path: Path) -> None:
