@@ -65,7 +65,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     x_test, y_test = make_images(120, 2)
     run = root / "runs" / "tiny_net-20260101-000000"
     run.mkdir(parents=True)
-    # Inside the run: export follows no path a run's config.json names outside its folder.
+    # Inside the run, named relative to it: export follows no path a run's config.json names outside its
+    # folder, and a copy of the run stays complete.
     npz = run / "tiny.npz"
     np.savez(npz, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
              class_names=np.array(["red", "green", "blue"]))
@@ -79,11 +80,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     save_design(TINY, run / "design.toml")
     # The training worker's layout: its settings under "config", the data record and the preprocessing beside.
     (run / "config.json").write_text(json.dumps({
-        "config": {"design": str(run / "design.toml"), "data": str(npz), "seed": 0, "validation_split": 0.1,
+        "config": {"design": str(run / "design.toml"), "data": npz.name, "seed": 0, "validation_split": 0.1,
                    "epochs": 2, "cache_dir": None},
         "design_name": TINY.name,
         "preprocessing": {"source_dtype": "uint8", "rescale": 1 / 255, "offset": 0.0, "input_range": [0, 1]},
-        "data": {"source": str(npz), "class_names": ["red", "green", "blue"], "test_split": "test"},
+        "data": {"source": npz.name, "class_names": ["red", "green", "blue"], "test_split": "test"},
     }))
     (run / "metrics.json").write_text(json.dumps({"test_accuracy": acc}))
     return TinyRun(run, npz)

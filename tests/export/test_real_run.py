@@ -13,6 +13,7 @@ import pytest
 from designer.designfile import save as save_design
 from designer.export.bundle import export_bundle
 from designer.export.protocol import ExportRequest
+from designer.export.source import ExportError
 from tests.export.conftest import TINY, make_images
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,12 @@ def test_export_a_run_of_the_training_worker(tmp_path: Path) -> None:
     assert finished["event"] == "finished" and finished["ok"], done.stdout[-2000:]
     run = Path(finished["run_dir"])
 
-    result = export_bundle(ExportRequest(source=str(run), calibration_images=100, stedgeai=False))
+    # The run's config.json names the data outside the run folder: export does not follow it unasked.
+    with pytest.raises(ExportError, match=r"config.data = '.*d.npz' lies outside the run folder.*--data PATH"):
+        export_bundle(ExportRequest(source=str(run), calibration_images=100, stedgeai=False))
+    assert not (run / "export").exists()
+    result = export_bundle(ExportRequest(source=str(run), data=str(tmp_path / "d.npz"), calibration_images=100,
+                                         stedgeai=False))
     assert result.out_dir == run / "export"
     r = result.report
     assert not r["untrained"] and r["source"] == {"kind": "run", "path": str(run)}

@@ -192,6 +192,7 @@ def test_export_into_an_empty_folder_then_over_its_own_bundle(tmp_path: Path,
     assert {p.name for p in out.iterdir()} == set(first.files) | {MANIFEST_NAME}
     assert sorted(os.listdir(tmp_path)) == ["bundle"]
     (out / "my-notes.txt").write_text("mine")
+    capsys.readouterr()  # what the converter printed
     line = _refused(["export", "model4", "--out", str(out)], capsys)
     assert "'my-notes.txt' is not a file cnn-designer wrote there" in line
     assert (out / "my-notes.txt").read_text() == "mine" and (out / "report.json").is_file()
