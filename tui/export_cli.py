@@ -208,6 +208,9 @@ def run_export_command(args: argparse.Namespace, runner: EventRunner | None = No
     try:
         return _follow(runner(request) if runner else worker_events(request, log=log), args, plan.target,
                        log if runner is None else None)
+    except KeyboardInterrupt:  # the worker got the same SIGINT and removes its scratch folder
+        _fail("interrupted; no bundle was written")
+        return EXIT_FAILED
     except Exception as exc:  # a bug of ours, or the worker could not start: one line, never a traceback
         _fail(f"the export failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED

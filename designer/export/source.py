@@ -184,6 +184,8 @@ def run_settings(run: Path) -> RunSettings:
     names = cfg.names("data.class_names") or cfg.names("class_names")
     metrics = _Checked(run / "metrics.json",
                        _read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {})
+    if isinstance(metrics.get("test_accuracy"), float) and math.isnan(metrics.get("test_accuracy")):
+        metrics.data = {**metrics.data, "test_accuracy": None}  # a diverged run: no accuracy, not bad input
     accuracy = metrics.number("test_accuracy", -1.0, low=0.0, high=1.0)
     return RunSettings(
         data=data, data_outside=outside, seed=cfg.integer(key("seed"), 0),

@@ -196,3 +196,15 @@ def test_export_into_an_empty_folder_then_over_its_own_bundle(tmp_path: Path,
     line = _refused(["export", "model4", "--out", str(out)], capsys)
     assert "'my-notes.txt' is not a file cnn-designer wrote there" in line
     assert (out / "my-notes.txt").read_text() == "mine" and (out / "report.json").is_file()
+
+
+def test_metrics_json_is_checked_but_a_diverged_accuracy_is_no_error(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from designer.export.source import resolve_source
+
+    run = _fake_run(tmp_path, {"config": {"data": "cifar10"}})
+    (run / "metrics.json").write_text('{"test_accuracy": NaN, "unknown": [1, 2]}')
+    assert resolve_source(str(run)).metrics == {}
+    (run / "metrics.json").write_text('{"test_accuracy": "99%"}')
+    line = _refused(["export", str(run), "--out", str(tmp_path / "b")], capsys)
+    assert "metrics.json: key 'test_accuracy': expected a number in [0, 1], received \"99%\"" in line
