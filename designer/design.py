@@ -108,34 +108,92 @@ class Analysis:
         return sum(s.macc for s in self.layers)
 
 
+MAX_SIZE = 65_536
+"""Cap on every size setting (input height/width/channels, classes, filters, units, depth_multiplier, kernel,
+strides, pool) and on every feature-map dimension a layer outputs: far above any MCU model, and with
+MAX_ELEMENTS it keeps every count small enough for exact, finite float arithmetic in the estimators."""
+
+MAX_ELEMENTS = 2**31 - 1
+"""Cap on the values in one tensor (input, a layer's output) and on one layer's weights: TFLite and X-CUBE-AI
+index tensors with 32-bit integers, so anything larger cannot be converted at all."""
+
 _POSITIVE_INT_KEYS = ("filters", "units", "depth_multiplier")
 _POSITIVE_PAIR_KEYS = ("kernel", "strides", "pool")
+
+
+def show_value(value: object) -> str:
+    """A value as an error message shows it: huge integers by their digit count, long texts cut short."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        # From the bit length: str() of an integer over 4,300 digits raises ValueError.
+        exponent = int((abs(value).bit_length() - 1) * math.log10(2))  # floor(log10), or one less
+        exponent += abs(value) >= 10 ** (exponent + 1)
+        return f"{'-' if value < 0 else ''}~10^{exponent}"
+    if isinstance(value, list | tuple):
+        text = "[" + ", ".join(show_value(v) for v in value[:8]) + (", ...]" if len(value) > 8 else "]")
+    else:
+        text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_size(value: object, what: str) -> str | None:
+    """Why ``value`` is not a size setting (a positive integer up to MAX_SIZE), or None when it is."""
+    if not _is_int(value) or value < 1:
+        return f"{what} must be a positive integer, received {show_value(value)}"
+    if value > MAX_SIZE:
+        return f"{what} must be at most {MAX_SIZE:,}, received {show_value(value)}"
+    return None
 
 
 def check_values(layer: Layer) -> tuple[str, str] | None:
     """The first impossible value of a layer as (key, reason), or None when every value is possible."""
     for f in fields(layer):
         value = getattr(layer, f.name)
-        if f.name in _POSITIVE_INT_KEYS and value < 1:
-            return f.name, f"must be a positive integer, received {value}"
-        if f.name in _POSITIVE_PAIR_KEYS and value is not None and min(value) < 1:
-            return f.name, f"must be positive, received {list(value)}"
-        if f.name == "rate" and not 0.0 <= value < 1.0:
-            return f.name, f"must be in [0, 1), received {value}"
+        if f.name in _POSITIVE_INT_KEYS and (bad := check_size(value, "it")) is not None:
+            return f.name, bad.removeprefix("it ")
+        if f.name in _POSITIVE_PAIR_KEYS and value is not None:
+            if not (isinstance(value, tuple) and len(value) == 2 and all(map(_is_int, value))):
+                return f.name, f"must be a pair of integers, received {show_value(value)}"
+            if min(value) < 1:
+                return f.name, f"must be positive, received {show_value(list(value))}"
+            if max(value) > MAX_SIZE:
+                return f.name, f"must be at most {MAX_SIZE:,}, received {show_value(list(value))}"
+        if f.name == "rate" and not (isinstance(value, float | int) and 0.0 <= value < 1.0):
+            return f.name, f"must be in [0, 1), received {show_value(value)}"
         if f.name == "padding" and value not in PADDINGS:
-            return f.name, f"must be one of {', '.join(PADDINGS)}; received '{value}'"
+            return f.name, f"must be one of {', '.join(PADDINGS)}; received {show_value(value)}"
         if f.name == "activation" and value not in ACTIVATIONS:
-            return f.name, f"must be one of {', '.join(ACTIVATIONS)}; received '{value}'"
+            return f.name, f"must be one of {', '.join(ACTIVATIONS)}; received {show_value(value)}"
+        if f.name == "use_bias" and not isinstance(value, bool):
+            return f.name, f"must be true or false, received {show_value(value)}"
     return None
+
+
+def _check_counts(index: int, layer: Layer, out: Shape, params: int) -> None:
+    """Refuse a layer whose output or weights exceed the caps (see MAX_SIZE, MAX_ELEMENTS)."""
+    if len(out) == 3 and max(out) > MAX_SIZE:  # a vector (flatten) is only held to MAX_ELEMENTS
+        raise DesignError(f"output shape {out} has a dimension over {MAX_SIZE:,}", index=index, kind=layer.kind)
+    if math.prod(out) > MAX_ELEMENTS:
+        raise DesignError(f"output shape {out} holds more than {MAX_ELEMENTS:,} values", index=index,
+                          kind=layer.kind)
+    if params > MAX_ELEMENTS:
+        raise DesignError(f"{params:,} weights: more than {MAX_ELEMENTS:,} in one layer", index=index,
+                          kind=layer.kind)
 
 
 def analyze(design: Design) -> Analysis:
     """Infer every layer's shapes and counts; raise DesignError naming the first layer that cannot be built."""
-    if len(design.input_shape) != 3 or min(design.input_shape) < 1:
-        raise DesignError(f"input_shape must be three positive integers (height, width, channels); "
-                          f"received {list(design.input_shape)}", key="input_shape")
-    if design.classes < 1:
-        raise DesignError(f"classes must be a positive integer, received {design.classes}", key="classes")
+    dims = design.input_shape
+    if (not isinstance(dims, tuple | list) or len(dims) != 3
+            or any(check_size(v, "") is not None for v in dims) or math.prod(dims) > MAX_ELEMENTS):
+        raise DesignError(f"input_shape must be three positive integers (height, width, channels), each at most "
+                          f"{MAX_SIZE:,} and {MAX_ELEMENTS:,} values in all; received {show_value(list(dims))}",
+                          key="input_shape")
+    if (bad := check_size(design.classes, "classes")) is not None:
+        raise DesignError(bad, key="classes")
     shape: Shape = tuple(design.input_shape)
     stats: list[LayerStats] = []
     for index, layer in enumerate(design.layers):
@@ -147,6 +205,7 @@ def analyze(design: Design) -> Analysis:
         except LayerShapeError as exc:
             raise DesignError(str(exc), index=index, kind=layer.kind) from None
         total, trainable = layer.params(shape)
+        _check_counts(index, layer, out, total)
         stats.append(LayerStats(index, layer, shape, out, total, trainable, layer.macc(shape, out)))
         shape = out
     if shape != (design.classes,):

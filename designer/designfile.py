@@ -5,6 +5,7 @@ Unknown keys, wrong types and impossible values are DesignErrors naming the file
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import tomllib
@@ -14,7 +15,16 @@ from typing import Any
 
 import tomli_w
 
-from designer.design import Design, DesignError, NotebookFigures, analyze, check_values
+from designer.design import (
+    MAX_SIZE,
+    Design,
+    DesignError,
+    NotebookFigures,
+    analyze,
+    check_size,
+    check_values,
+    show_value,
+)
 from designer.layers import LAYER_TYPES, Layer
 
 _TOP_KEYS = {"name", "input_shape", "classes", "notes", "notebook", "layers"}
@@ -29,7 +39,7 @@ def _type_name(value: object) -> str:
 def _coerce(value: Any, annotation: Any, *, index: int | None, kind: str, key: str) -> Any:
     """Check one TOML value against a layer field's annotation; pairs accept an int or [h, w]."""
     def fail(expected: str) -> DesignError:
-        return DesignError(f"expected {expected}, received {_type_name(value)} {value!r}", index=index,
+        return DesignError(f"expected {expected}, received {_type_name(value)} {show_value(value)}", index=index,
                            kind=kind, key=key)
 
     if annotation in ("tuple[int, int] | None", "tuple[int, int]"):
@@ -45,7 +55,14 @@ def _coerce(value: Any, annotation: Any, *, index: int | None, kind: str, key: s
         raise fail("an integer")
     if annotation == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            # float() of an integer of 2**1024 or more raises OverflowError; inf and nan parse as TOML floats.
+            try:
+                as_float = float(value)
+            except OverflowError:
+                as_float = math.inf
+            if math.isfinite(as_float):
+                return as_float
+            raise fail("a finite number")
         raise fail("a number")
     if annotation == "bool":
         if isinstance(value, bool):
@@ -94,7 +111,7 @@ def layer_to_dict(layer: Layer) -> dict[str, Any]:
 def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
     value = data[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise DesignError(f"expected {what}, received {_type_name(value)} {value!r}", key=key)
+        raise DesignError(f"expected {what}, received {_type_name(value)} {show_value(value)}", key=key)
     return value
 
 
@@ -128,13 +145,13 @@ def design_from_dict(data: dict[str, Any], *, default_name: str = "design") -> D
     input_shape: tuple[int, ...] = (32, 32, 3)
     if "input_shape" in data:
         raw = _expect(data, "input_shape", list, "[height, width, channels]")
-        if len(raw) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw):
-            raise DesignError(f"expected three positive integers [height, width, channels], received {raw}",
-                              key="input_shape")
+        if len(raw) != 3 or any(check_size(v, "") is not None for v in raw):
+            raise DesignError(f"expected three positive integers [height, width, channels], each at most "
+                              f"{MAX_SIZE:,}; received {show_value(raw)}", key="input_shape")
         input_shape = tuple(raw)
     classes = _expect(data, "classes", int, "an integer") if "classes" in data else 10
-    if classes < 1:
-        raise DesignError(f"must be a positive integer, received {classes}", key="classes")
+    if (bad := check_size(classes, "it")) is not None:
+        raise DesignError(bad.removeprefix("it "), key="classes")
     notes = _expect(data, "notes", str, "a string") if "notes" in data else ""
     notebook = _notebook_from_dict(data["notebook"]) if "notebook" in data else None
     raw_layers = data.get("layers", [])
@@ -158,16 +175,29 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     return out
 
 
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    """tomllib.loads, with every way it fails (not only TOMLDecodeError) as a DesignError naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+    except RecursionError:
+        reason = "arrays or tables nested too deeply"
+    except ValueError as exc:
+        # Python's int-from-string limit (sys.get_int_max_str_digits(), 4,300 digits by default).
+        reason = "an integer with too many digits" if "digits" in str(exc) else str(exc)
+    except Exception as exc:  # any other parser failure is still a bad file, not a crash
+        reason = f"{type(exc).__name__}: {exc}"
+    raise DesignError(f"not valid TOML: {' '.join(reason.split())[:200]}", source=source)
+
+
 def loads(text: str, *, source: str = "<string>", default_name: str = "design", validate: bool = False) -> Design:
     """Parse a design from TOML text; errors name ``source``.
 
     A design being edited may be invalid for a while (and is saved and reopened so), so shapes are only checked
     with ``validate=True``: then an impossible shape or an output that is not (classes,) also names ``source``.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DesignError(f"not valid TOML: {exc}", source=source) from None
+    data = _parse_toml(text, source)
     try:
         design = design_from_dict(data, default_name=default_name)
         if validate:

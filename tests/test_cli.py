@@ -281,3 +281,104 @@ def test_file_and_preset_together_is_bad_input(fake_app: list[dict[str, Any]],
     code, _, err = run(capsys, "model2", "--preset", "model5")
     assert code == 2 and err.count("\n") == 1
     assert fake_app == []
+
+
+# ---------------------------------------------------------------------------------------------- robustness
+
+
+def _strict_json(text: str) -> Any:
+    """json.loads that refuses Infinity and NaN, as strict parsers (and other languages) do."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+_LAYERS_TAIL = '[[layers]]\nkind = "flatten"\n[[layers]]\nkind = "dense"\nunits = 10\n'
+ONE_ELEMENT_FLATTEN = ('input_shape = [4, 4, 1]\nclasses = 1\n[[layers]]\nkind = "global_avg_pool"\n'
+                       '[[layers]]\nkind = "flatten"\n[[layers]]\nkind = "dense"\nunits = 1\n')
+
+# Each reproducer of issue 9: the file's text and fragments its one stderr line must hold.
+UNREPRESENTABLE: dict[str, tuple[str, list[str]]] = {
+    "rate-2**1024": (f'[[layers]]\nkind = "dropout"\nrate = {2**1024}\n{_LAYERS_TAIL}',
+                     ["layer 0 (dropout)", "key 'rate'", "finite number", "~10^308"]),
+    "rate-inf": (f'[[layers]]\nkind = "dropout"\nrate = inf\n{_LAYERS_TAIL}', ["key 'rate'", "finite number"]),
+    "filters-1e308": (f'[[layers]]\nkind = "conv2d"\nfilters = {10**308}\n{_LAYERS_TAIL}',
+                      ["layer 0 (conv2d)", "key 'filters'", "at most 65,536", "~10^308"]),
+    "units-2**31": (f'[[layers]]\nkind = "flatten"\n[[layers]]\nkind = "dense"\nunits = {2**31}\n',
+                    ["layer 1 (dense)", "key 'units'", "at most 65,536"]),
+    "input-huge": (f'input_shape = [65536, 65536, 65536]\n{_LAYERS_TAIL}', ["key 'input_shape'", "2,147,483,647"]),
+    "classes-huge": (f'classes = {10**400}\n{_LAYERS_TAIL}', ["key 'classes'", "at most 65,536"]),
+    "weights-over-cap": ('input_shape = [4096, 4096, 64]\n' + _LAYERS_TAIL.replace("10", "2"),
+                         ["layer 1 (dense)", "weights", "2,147,483,647"]),
+    "channels-compound": ('input_shape = [2, 2, 64]\n' + '[[layers]]\nkind = "depthwise_conv2d"\n'
+                          'depth_multiplier = 65536\n' + _LAYERS_TAIL,
+                          ["layer 0 (depthwise_conv2d)", "over 65,536"]),
+    "4400-digits": ("classes = " + "9" * 4400 + "\n", ["not valid TOML", "too many digits"]),
+    "1000-deep": ("x = " + "[" * 1000 + "]" * 1000 + "\n", ["not valid TOML", "nested too deeply"]),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREPRESENTABLE))
+@pytest.mark.parametrize("runtime", ["xcubeai", "tflm"])
+def test_unrepresentable_input_exits_2_with_one_line(case: str, runtime: str, capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    text, fragments = UNREPRESENTABLE[case]
+    path = _write(tmp_path, "bad.toml", text)
+    code, out, err = run(capsys, "estimate", path, "--runtime", runtime, "--json")
+    assert (code, out) == (2, ""), err
+    assert err.count("\n") == 1 and err.startswith(f"cnn-designer: {path}"), err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_non_utf8_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    code, _, err = run(capsys, "estimate", str(path))
+    assert code == 2 and err == f"cnn-designer: {path}: not a UTF-8 text file\n"
+
+
+@pytest.mark.parametrize("runtime", ["xcubeai", "tflm"])
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_one_element_flatten_estimates(runtime: str, dtype: str, capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    path = _write(tmp_path, "one.toml", ONE_ELEMENT_FLATTEN)
+    code, out, err = run(capsys, "estimate", path, "--runtime", runtime, "--dtype", dtype, "--json")
+    assert (code, err) == (0, "")
+    report = _strict_json(out)
+    assert [row["output_shape"] for row in report["layers"]] == [[1], [1], [1]]
+    assert report["flash"]["weights"] > 0 and report["ram"]["activations"] > 0
+
+
+def test_estimate_json_is_strict_at_the_caps(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The largest design the caps allow still gives finite numbers: inference_ms is a plain float.
+    text = ('input_shape = [32767, 65536, 1]\nclasses = 1\n[[layers]]\nkind = "conv2d"\nfilters = 1\n'
+            'kernel = 255\n[[layers]]\nkind = "global_avg_pool"\n[[layers]]\nkind = "dense"\nunits = 1\n')
+    for dtype in ("float32", "int8"):
+        code, out, err = run(capsys, "estimate", _write(tmp_path, "big.toml", text), "--dtype", dtype, "--json")
+        assert (code, err) == (0, "")
+        report = _strict_json(out)
+        assert report["macc"] > 2**40 and 0 < report["inference_ms"] < float("inf")
+
+
+def test_unexpected_error_exits_1_with_one_line(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.estimate_cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug\nover two lines")
+
+    monkeypatch.setattr(tui.estimate_cli, "estimate", broken)
+    code, out, err = run(capsys, "estimate", "model5")
+    assert (code, out) == (1, "")
+    assert err == "cnn-designer: internal error: ZeroDivisionError: a bug over two lines\n"
+
+
+@pytest.mark.parametrize("case", ["1000-deep", "rate-2**1024"])
+def test_reproducers_via_the_real_command_have_no_traceback(case: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, "bad.toml", UNREPRESENTABLE[case][0])
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "estimate", path, "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -3,7 +3,8 @@ scripts), ``train``, ``export`` and ``report``; with no subcommand, a design fil
 the Textual app.
 
 Bad input (unknown preset or board, malformed design file, impossible layer, bad option) exits 2 with one
-line on stderr and no traceback. Nothing on these paths imports TensorFlow (a test checks it), and textual is
+line on stderr and no traceback; any other error (a failure after starting, or a bug) exits 1 with one line
+``cnn-designer: internal error: ...``. Nothing on these paths imports TensorFlow (a test checks it), and textual is
 only imported when the app opens. This module imports little at its top: opening the app pauses the garbage
 collector first (see ``main``), and the subcommands live in their own modules (``tui.estimate_cli``,
 ``tui.train_cli``, ``tui.export_cli``).
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 
 PROG = "cnn-designer"
 COMMANDS = ("presets", "boards", "estimate", "train", "export", "report")
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -132,10 +135,17 @@ def _run(args_list: list[str], command: bool) -> int:
     except (DesignError, BoardError) as exc:
         print(f"{PROG}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the house rule: one line, never a traceback
+        # A bug, or a failure after the input was accepted (a full disk, a closed pipe): exit 1, one line.
+        print(f"{PROG}: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 failure after starting, 2 bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Subcommands and an optional DESIGN positional cannot share one argparse parser (DESIGN would be read as
     # an unknown subcommand), so the first word decides which parser reads the line.

@@ -61,7 +61,8 @@ def console() -> Console:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    # Strict JSON: a non-finite float is a bug to report (exit 1), never an Infinity that parsers reject.
+    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def _board(name: str | None) -> Board:
