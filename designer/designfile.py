@@ -211,12 +211,22 @@ def load(path: str | os.PathLike[str], *, validate: bool = False) -> Design:
     """Read a design file (``validate``: as for loads)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise DesignError(f"cannot read design file: {exc.strerror or exc}", source=str(p)) from None
+    return loads_bytes(data, source=str(p), default_name=p.stem, validate=validate)
+
+
+def loads_bytes(data: bytes, *, source: str = "<bytes>", default_name: str = "design",
+                validate: bool = False) -> Design:
+    """Parse a design from the bytes of a file (UTF-8); as loads otherwise."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise DesignError("not a UTF-8 text file", source=str(p)) from None
-    return loads(text, source=str(p), default_name=p.stem, validate=validate)
+        raise DesignError("not a UTF-8 text file", source=source) from None
+    # Universal newlines, as Path.read_text reads a file.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return loads(text, source=source, default_name=default_name, validate=validate)
 
 
 def dumps(design: Design) -> str:

@@ -6,10 +6,18 @@ Everything here is pure (no TensorFlow) and deterministic for a given ``random.R
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import random
+from collections.abc import Callable, Sequence
 
-from designer.design import Design
+import tomli_w
+
+from designer import designfile
+from designer.boards import Board, inference_ms
+from designer.design import Design, analyze
+from designer.footprint import COMPRESSIONS, DTYPES, Footprint
 from designer.layers import (
     ACTIVATIONS,
     PADDINGS,
@@ -240,3 +248,199 @@ def deep_design(n_layers: int = 100, *, input_shape: Shape = (32, 32, 3), classe
     layers.append(GlobalAvgPool(group="head"))
     layers.append(Dense(units=classes, activation="softmax", group="head"))
     return Design(name=f"deep{n_layers}", layers=tuple(layers), input_shape=tuple(input_shape), classes=classes)
+
+
+# ---------------------------------------------------------------------------------------------- fuzzing
+# Inputs a user (or a corrupted file) can hand the core, for tests/test_fuzz.py and bench/fuzz.py: the core
+# must answer each with a valid estimate or a DesignError, never another exception or a non-finite size.
+
+EXTREME_VALUES: tuple[object, ...] = (
+    0, -1, 1, 2, 65_536, 65_537, 2**31 - 1, 2**31, 2**63, 10**308, 2**1024, -(2**1024), 10**4000,
+    0.0, -0.5, 0.5, 0.999_999, 1.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan,
+    True, False, "", "x", "relu", "same", "[/]", "[a=", "[bold]x[/bold]", "line\nbreak\r\n\t", "\x00",
+    "é" * 300, [], [0], [1, 1], [3, 3, 3], [2**31, 1], [0.5, 0.5], ["3", "3"], [[1]], {}, {"kind": "dense"},
+)
+"""Values put in place of a setting: zero, negatives, caps and just past them, float overflow, non-finite
+floats, wrong types, strings with markup, newlines and NUL, wrong-length arrays and nested tables."""
+
+_PLAUSIBLE_VALUES: tuple[object, ...] = (1, 2, 3, 4, 8, 16, 32, 64, 128, 0.1, 0.3, "valid", "same", "relu",
+                                         "softmax", "linear", True, False, [2, 2], [1, 3])
+"""Ordinary values, so that some mutated designs stay valid and reach the estimators."""
+
+_LARGE_DIMS = (1, 2, 255, 4_096, 32_767, 65_536)
+
+_TOML_ALPHABET = "[]{}=\"'\n#.,:0123456789eE+-_ abcdefghijklmnopqrstuvwxyz\\\t"
+
+
+def _mutate_document(rng: random.Random, doc: dict[str, object]) -> dict[str, object]:
+    """A copy of a design document (designfile.design_to_dict) with one to four settings changed."""
+    doc = copy.deepcopy(doc)
+    for _ in range(rng.randint(1, 4)):
+        layers = doc.get("layers")
+        target: dict[str, object] = doc
+        if isinstance(layers, list) and layers and rng.random() < 0.75:
+            target = rng.choice(layers) if all(isinstance(t, dict) for t in layers) else doc
+        keys = list(target) + ["kind", "filters", "units", "kernel", "strides", "pool", "rate", "padding",
+                               "activation", "use_bias", "depth_multiplier", "input_shape", "classes", "bogus"]
+        key = rng.choice(keys)
+        roll = rng.random()
+        if roll < 0.1:
+            target.pop(key, None)
+        elif roll < 0.2 and isinstance(layers, list) and layers:
+            layers.insert(rng.randrange(len(layers) + 1), copy.deepcopy(rng.choice(layers)))
+        else:
+            target[key] = copy.deepcopy(rng.choice(EXTREME_VALUES if rng.random() < 0.5 else _PLAUSIBLE_VALUES))
+    return doc
+
+
+def _mutate_text(rng: random.Random, text: str) -> str:
+    """TOML text with a few random edits: spans deleted, duplicated or replaced by TOML-ish characters."""
+    for _ in range(rng.randint(1, 3)):
+        if not text:
+            text = "".join(rng.choice(_TOML_ALPHABET) for _ in range(rng.randint(1, 40)))
+            continue
+        i = rng.randrange(len(text))
+        j = min(len(text), i + rng.randint(1, 30))
+        roll = rng.random()
+        digits = [k for k in range(i, j) if text[k].isdigit()]
+        if roll < 0.4 and digits:  # a number changed: the file often stays valid TOML and a valid design
+            k = digits[0]
+            text = text[:k] + str(rng.choice((0, 1, 2, 7, 64, 65_537, 10**20))) + text[k + 1:]
+        elif roll < 0.6:
+            text = text[:i] + text[j:]
+        elif roll < 0.7:
+            text = text[:j] + text[i:j] + text[j:]
+        else:
+            noise = "".join(rng.choice(_TOML_ALPHABET) for _ in range(rng.randint(1, 12)))
+            text = text[:i] + noise + text[j:]
+    return text
+
+
+def _extreme_layer(rng: random.Random) -> Layer:
+    """A layer of any kind, built directly (as the app's forms do), with some settings at EXTREME_VALUES."""
+    layer = _any_layer(rng, impossible_values=True)
+    changes: dict[str, object] = {}
+    for f in dataclasses.fields(layer):
+        if f.name != "group" and rng.random() < 0.3:
+            changes[f.name] = rng.choice(EXTREME_VALUES)
+    return dataclasses.replace(layer, **changes)
+
+
+def _large_design(rng: random.Random) -> Design:
+    """A short design with sizes at and around the caps (MAX_SIZE, MAX_ELEMENTS): valid or not, never overflowing."""
+    h, w, c = (rng.choice(_LARGE_DIMS) for _ in range(3))
+    layers: list[Layer] = []
+    if rng.random() < 0.7:
+        layers.append(Conv2D(filters=rng.choice(_LARGE_DIMS), kernel=_pair(rng, 1, 3), strides=_pair(rng, 1, 2)))
+    if rng.random() < 0.4:
+        layers.append(DepthwiseConv2D(depth_multiplier=rng.choice(_LARGE_DIMS)))
+    layers.append(GlobalAvgPool() if rng.random() < 0.5 else Flatten())
+    classes = rng.choice(_LARGE_DIMS)
+    if rng.random() < 0.5:
+        layers.append(Dense(units=rng.choice(_LARGE_DIMS), activation="relu"))
+    layers.append(Dense(units=classes, activation="softmax"))
+    return Design(name="large", layers=tuple(layers), input_shape=(h, w, c), classes=classes)
+
+
+def _odd_head_design(rng: random.Random) -> Design:
+    """A small valid-looking design whose head mixes flatten, global_avg_pool, dense, batchnorm, activation and
+    dropout on vectors of 1 to 3 values: the corners of the converters' graph rewriting."""
+    classes = rng.choice((1, 2, 3))
+    layers: list[Layer] = []
+    if rng.random() < 0.5:
+        layers.append(Conv2D(filters=rng.choice((1, 2)), kernel=_pair(rng, 1, 2), activation=rng.choice(ACTIVATIONS)))
+    layers.append(GlobalAvgPool() if rng.random() < 0.5 else Flatten())
+    for _ in range(rng.randint(0, 4)):
+        kind = rng.choice(("flatten", "dense", "batchnorm", "activation", "dropout"))
+        if kind == "dense":
+            layers.append(Dense(units=rng.choice((1, 2, 3)), activation=rng.choice(ACTIVATIONS),
+                                use_bias=rng.random() < 0.7))
+        elif kind == "batchnorm":
+            layers.append(BatchNorm())
+        elif kind == "activation":
+            layers.append(Activation(activation=rng.choice(ACTIVATIONS)))
+        elif kind == "dropout":
+            layers.append(Dropout(rate=_rate(rng)))
+        else:
+            layers.append(Flatten())
+    layers.append(Dense(units=classes, activation=rng.choice(ACTIVATIONS), use_bias=rng.random() < 0.7))
+    if rng.random() < 0.3:
+        layers.append(Flatten())
+    shape = (rng.choice((1, 2, 4)), rng.choice((1, 2, 4)), rng.choice((1, 2)))
+    return Design(name="head", layers=tuple(layers), input_shape=shape, classes=classes)
+
+
+def fuzz_case(rng: random.Random, bases: Sequence[Design]) -> tuple[str, Callable[[], Design]]:
+    """One fuzz input as (what it is, a function that loads it the way the app and CLI do).
+
+    Kinds, in equal shares: ``stack`` (random kinds in random order, analysed directly), ``extreme-stack``
+    (layers built with extreme values), ``large`` (sizes at the caps), ``odd-head`` (flatten, dense, batchnorm
+    on vectors of 1 to 3 values), ``mutated-preset`` (a preset's document with settings replaced by
+    extremes, written as TOML and loaded), ``mutated-text`` (a preset's or a random design's TOML text with
+    random edits) and ``bytes`` (random bytes read as a design file). ``bases`` are the designs to mutate
+    (the presets: passed in, as the core does not import the presets package).
+    """
+    kind = rng.choice(("stack", "extreme-stack", "large", "odd-head", "mutated-preset", "mutated-text", "bytes"))
+    if kind in ("large", "odd-head"):
+        built = _large_design(rng) if kind == "large" else _odd_head_design(rng)
+        return kind, lambda: built
+    if kind == "stack":
+        design = (random_layer_stack(rng, impossible_values=rng.random() < 0.5) if rng.random() < 0.7
+                  else random_design(rng))
+        return kind, lambda: design
+    if kind == "extreme-stack":
+        base = random_layer_stack(rng)
+        layers = tuple(_extreme_layer(rng) if rng.random() < 0.4 else layer for layer in base.layers)
+        shape = tuple(rng.choice(EXTREME_VALUES) if rng.random() < 0.15 else v for v in base.input_shape)
+        classes = rng.choice(EXTREME_VALUES) if rng.random() < 0.15 else base.classes
+        extreme = Design(name=base.name, layers=layers, input_shape=shape, classes=classes)  # type: ignore[arg-type]
+        return kind, lambda: extreme
+    if kind == "mutated-preset":
+        doc = _mutate_document(rng, designfile.design_to_dict(rng.choice(bases)))
+        try:
+            text = tomli_w.dumps(doc)
+        except (TypeError, ValueError):  # a table inside an array of scalars, say: not writable as TOML
+            return kind, lambda: designfile.design_from_dict(doc)
+        return kind, lambda: designfile.loads(text, source="mutated preset")
+    if kind == "mutated-text":
+        source = rng.choice(bases) if rng.random() < 0.5 else random_design(rng)
+        text = _mutate_text(rng, designfile.dumps(source))
+        return kind, lambda: designfile.loads(text, source="mutated text")
+    raw = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+    if rng.random() < 0.5:  # half of them start as TOML, so the parser gets past the first byte
+        raw = designfile.dumps(random_design(rng)).encode()[: rng.randint(0, 400)] + raw
+    return kind, lambda: designfile.loads_bytes(raw, source="random bytes")
+
+
+def every_footprint(design: Design) -> list[Footprint]:
+    """Analyse ``design`` once and estimate it with every runtime, dtype and compression (DesignError if invalid)."""
+    from designer.tflm import estimate_tflm
+    from designer.xcubeai import estimate_xcubeai
+
+    analysis = analyze(design)
+    out = [estimate_xcubeai(analysis, dtype=d, compression=c) for d in DTYPES for c in COMPRESSIONS]
+    return out + [estimate_tflm(analysis, dtype=d) for d in DTYPES]
+
+
+_FOOTPRINT_INTS = ("params_total", "params_trainable", "macc", "weights_bytes", "runtime_flash_bytes",
+                   "activations_bytes", "runtime_ram_bytes", "flash_bytes", "ram_bytes")
+_LAYER_INTS = ("index", "params", "macc", "weights_bytes", "ram_bytes")
+
+
+def footprint_problems(fp: Footprint, board: Board) -> list[str]:
+    """What is wrong with an estimate's numbers: a size that is not a non-negative int, a shape that is not
+    positive ints, an inference time on ``board`` that is not a finite non-negative float. Empty when sound."""
+    where = f"{fp.runtime}/{fp.dtype}/{fp.compression}"
+    problems = []
+    named = [(name, getattr(fp, name)) for name in _FOOTPRINT_INTS]
+    named += [(f"layer {row.index} {name}", getattr(row, name)) for row in fp.layers for name in _LAYER_INTS]
+    for name, value in named:
+        if type(value) is not int or value < 0:
+            problems.append(f"{where}: {name} = {value!r}")
+    for row in fp.layers:
+        if not row.output_shape or any(type(v) is not int or v < 1 for v in row.output_shape):
+            problems.append(f"{where}: layer {row.index} output_shape = {row.output_shape!r}")
+    ms = inference_ms(fp.macc, board, fp.dtype)
+    if not (math.isfinite(ms) and ms >= 0):
+        problems.append(f"{where}: inference_ms = {ms!r}")
+    return problems
