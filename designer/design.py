@@ -161,7 +161,7 @@ def check_values(layer: Layer) -> tuple[str, str] | None:
                 return f.name, f"must be positive, received {show_value(list(value))}"
             if max(value) > MAX_SIZE:
                 return f.name, f"must be at most {MAX_SIZE:,}, received {show_value(list(value))}"
-        if f.name == "rate" and not (isinstance(value, float | int) and 0.0 <= value < 1.0):
+        if f.name == "rate" and not ((_is_int(value) or isinstance(value, float)) and 0 <= value < 1):
             return f.name, f"must be in [0, 1), received {show_value(value)}"
         if f.name == "padding" and value not in PADDINGS:
             return f.name, f"must be one of {', '.join(PADDINGS)}; received {show_value(value)}"
