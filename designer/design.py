@@ -122,7 +122,7 @@ _POSITIVE_PAIR_KEYS = ("kernel", "strides", "pool")
 
 
 def show_value(value: object) -> str:
-    """A value as an error message shows it: huge integers by their digit count, long texts cut short."""
+    """A value as an error message shows it: a huge integer as its order of magnitude, long texts cut short."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
         # From the bit length: str() of an integer over 4,300 digits raises ValueError.
         exponent = int((abs(value).bit_length() - 1) * math.log10(2))  # floor(log10), or one less
