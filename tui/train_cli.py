@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from dataclasses import fields
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from designer.design import DesignError
+from designer.training.checks import DataError
 from designer.training.client import TrainingJob
 from designer.training.protocol import (
     STRATEGIES,
@@ -91,7 +93,7 @@ def run_train_command(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        err.print(f"cnn-designer train: {exc}", markup=False, highlight=False)
+        err.print(f"cnn-designer train: {_as_flag(_one_line(exc))}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     return asyncio.run(_train(config, json_lines=args.json, console=Console(), err=err))
 
@@ -99,8 +101,8 @@ def run_train_command(args: argparse.Namespace) -> int:
 async def _train(config: TrainConfig, *, json_lines: bool, console: Console, err: Console) -> int:
     try:
         job = await TrainingJob.start(config)
-    except (DesignError, RunError, OSError) as exc:
-        err.print(f"cnn-designer train: {exc}", markup=False, highlight=False)
+    except (DesignError, RunError, DataError, OSError, ValueError) as exc:  # bad input, found before starting
+        err.print(f"cnn-designer train: {_one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     loop = asyncio.get_running_loop()
     interrupts = 0
@@ -140,6 +142,23 @@ async def _train(config: TrainConfig, *, json_lines: bool, console: Console, err
     if isinstance(final, Finished):
         return EXIT_OK if final.ok else EXIT_CANCELLED
     return EXIT_FAILED
+
+
+_FLAGS = {"learning_rate": "--lr", "out_dir": "--out"}
+"""TrainConfig fields whose flag is not ``--`` + the field name with dashes."""
+
+
+def _as_flag(message: str) -> str:
+    """A TrainConfig message ("limit must be >= 1 ...") in the CLI's words ("--limit must be >= 1 ...")."""
+    name, _, rest = message.partition(" ")
+    if name not in {f.name for f in fields(TrainConfig)} or name == "design":
+        return message
+    return f"{_FLAGS.get(name, '--' + name.replace('_', '-'))} {rest}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line (a message from a file or an OS error could hold a newline)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _pct(value: float | None) -> str:

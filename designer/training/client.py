@@ -110,9 +110,11 @@ class TrainingJob:
     async def start(cls, config: TrainConfig, *, design: Design | None = None, python: str | None = None,
                     env: Mapping[str, str] | None = None) -> TrainingJob:
         """Prepare the run folder and start the worker. ``design`` (e.g. the app's edited design) is trained
-        instead of loading ``config.design``. Raises DesignError/RunError before starting anything."""
+        instead of loading ``config.design``. Raises DesignError, RunError or DataError (bad input: checked
+        before anything is written) or OSError before starting anything."""
         given = design is not None
-        config, design = runs.prepare_run(config, design)
+        # In a thread: scanning an image folder's names or an .npz's labels must not stall the app's loop.
+        config, design = await asyncio.to_thread(runs.prepare_run, config, design)
         if given and not config.resume:
             # The worker loads config.design: point it at the run's snapshot of the design we were given.
             config = replace(config, design=str(Path(str(config.run_dir)) / runs.DESIGN_FILE))

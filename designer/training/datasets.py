@@ -24,28 +24,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from designer.training.archives import ArchiveError, extract_cached, is_archive, unwrap
+from designer.training.checks import (
+    CIFAR10,
+    DATA_HELP,
+    DataError,
+    Split,
+    check_folder_scan,
+    check_splits,
+    read_npz,
+    scan_folder,
+)
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-CIFAR10 = "cifar10"
 CIFAR10_CLASSES: tuple[str, ...] = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                                     "ship", "truck")
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 PREPROCESSING: dict[str, Any] = {
     "source_dtype": "uint8", "rescale": 1.0 / 255.0, "offset": 0.0, "input_range": [0.0, 1.0],
     "note": "model input = pixel (0..255) * rescale + offset",
 }
 """What the pipelines do to pixels before the model: export must feed the model the same way."""
-DATA_HELP = "pass --data PATH (an image folder, .tar.gz/.zip of one, or an .npz)"
 
 
 def _quiet(message: str) -> None:
     return None
-
-
-class DataError(ValueError):
-    """Data that cannot be used; the message names the file or the numbers involved."""
 
 
 @dataclass(frozen=True)
@@ -150,75 +153,33 @@ def decode_images(paths: list[str], input_shape: tuple[int, ...], chunk: int = 2
     return np.concatenate(parts)
 
 
-def _class_folders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _scan_split(folder: Path, class_names: list[str]) -> tuple[list[str], list[int]]:
-    paths: list[str] = []
-    labels: list[int] = []
-    for sub in _class_folders(folder):
-        if sub.name not in class_names:
-            raise DataError(f"{sub}: class '{sub.name}' is not among the training classes "
-                            f"({', '.join(class_names)})")
-        files = _image_files(sub)
-        paths += [str(p) for p in files]
-        labels += [class_names.index(sub.name)] * len(files)
-    return paths, labels
-
-
-def check_classes(found: int, classes: int, source: str) -> None:
-    """DataError naming both numbers when the data's class count is not the design's."""
-    if found != classes:
-        raise DataError(f"the data has {found} classes ({source}) but the design has classes={classes}: "
-                        f"change the design's classes to {found} or use data with {classes} classes")
-
-
 def load_folder(root: Path, input_shape: tuple[int, ...], classes: int, *, limit: int | None = None,
                 seed: int = 0, log: Callable[[str], None] = _quiet,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
     """(x_train, y_train, x_test, y_test, class names) from ``train/<class>/*`` (+ ``test/``) or ``<class>/*``;
-    the test arrays are None without a test folder. Classes are checked before any image is decoded."""
-    train_dir = root / "train" if (root / "train").is_dir() else root
-    test_dir = root / "test" if (root / "test").is_dir() and train_dir != root else None
-    class_names = [p.name for p in _class_folders(train_dir)]
-    if not class_names:
-        raise DataError(f"{train_dir}: no class folders; expected train/<class>/*.png|jpg "
-                        f"(and test/<class>/*) or <class>/*.png|jpg")
-    check_classes(len(class_names), classes, str(root))
-    train_paths, train_labels = _scan_split(train_dir, class_names)
-    if not train_paths:
-        raise DataError(f"{train_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    the test arrays are None without a test folder. Classes and splits are checked before any image is
+    decoded."""
+    scan = scan_folder(root, classes)
+    check_folder_scan(scan, str(root), classes, limit)
+    train_paths, train_labels = scan.train_paths, scan.train_labels
     if limit is not None and limit < len(train_paths):
         keep = np.sort(np.random.default_rng(seed + 1).permutation(len(train_paths))[:limit])
         train_paths, train_labels = [train_paths[i] for i in keep], [train_labels[i] for i in keep]
-    log(f"decoding {len(train_paths):,} training images from {train_dir}")
+    log(f"decoding {len(train_paths):,} training images from {scan.train_dir}")
     x_train = decode_images(train_paths, input_shape)
     y_train = np.asarray(train_labels, np.int32)
-    if test_dir is None:
-        return x_train, y_train, None, None, class_names
-    test_paths, test_labels = _scan_split(test_dir, class_names)
-    log(f"decoding {len(test_paths):,} test images from {test_dir}")
-    return x_train, y_train, decode_images(test_paths, input_shape), np.asarray(test_labels, np.int32), class_names
+    if scan.test_dir is None:
+        return x_train, y_train, None, None, scan.class_names
+    log(f"decoding {len(scan.test_paths):,} test images from {scan.test_dir}")
+    return (x_train, y_train, decode_images(scan.test_paths, input_shape), np.asarray(scan.test_labels, np.int32),
+            scan.class_names)
 
 
 def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str] | None]:
     """x_train, y_train, x_test, y_test (and class_names when present) from an .npz file."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: missing arrays {', '.join(missing)} (has {', '.join(npz.files)})")
-            names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else None
-            return npz["x_train"], npz["y_train"], npz["x_test"], npz["y_test"], names
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    train, test, names, (x_train, x_test) = read_npz(path, pixels=True)
+    assert x_train is not None and x_test is not None  # pixels=True reads them
+    return x_train, train.labels, x_test, test.labels, names
 
 
 def to_uint8_images(x: np.ndarray, input_shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -232,6 +193,8 @@ def to_uint8_images(x: np.ndarray, input_shape: tuple[int, ...], what: str) -> n
         raise DataError(f"{what}: expected images (N, height, width, channels), received shape {x.shape}")
     if x.dtype != np.uint8:
         xf = x.astype(np.float32)
+        if not np.isfinite(xf).all():  # NaN would become an arbitrary pixel value
+            raise DataError(f"{what}: expected finite pixel values, found NaN or infinity")
         if xf.size and xf.max() <= 1.0:
             xf = xf * 255.0
         x = np.clip(np.round(xf), 0, 255).astype(np.uint8)
@@ -250,20 +213,17 @@ def to_uint8_images(x: np.ndarray, input_shape: tuple[int, ...], what: str) -> n
     return np.concatenate(out) if out else np.zeros((0, height, width, channels), np.uint8)
 
 
-def _labels(y: np.ndarray, what: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{what}: expected integer class labels (N,) or (N, 1), received {y.dtype} {y.shape}")
-    return y.astype(np.int32)
-
-
 def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Validation images held out of ``x``: at least one, and at least one left to train on (the checks
+    guarantee two images)."""
     order = np.random.default_rng(seed).permutation(len(x))
-    n_val = max(1, int(round(len(x) * fraction))) if len(x) > 1 else 0
+    n_val = min(max(1, int(round(len(x) * fraction))), len(x) - 1) if len(x) > 1 else 0
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], x[val], y[val]
+
+
+def _split_of(x: np.ndarray, y: np.ndarray, source: str, part: str) -> Split:
+    return Split(y, f"{source} y_{part}", f"{source} x_{part}", tuple(np.shape(x)), np.asarray(x).dtype)
 
 
 def load_data(spec: str, input_shape: tuple[int, ...], classes: int, *, seed: int = 0,
@@ -294,28 +254,21 @@ def load_data(spec: str, input_shape: tuple[int, ...], classes: int, *, seed: in
             x_train, y_train, x_test, y_test, names = load_npz(path)
         else:
             raise DataError(f"{path}: unknown data kind; {DATA_HELP}")
-    y_train = _labels(y_train, f"{source} y_train")
-    n_classes = len(names) if names is not None else int(y_train.max()) + 1 if len(y_train) else 0
-    if names is None:
-        names = [str(i) for i in range(n_classes)]
-    check_classes(n_classes, classes, source)
-    if len(x_train) != len(y_train):
-        raise DataError(f"{source}: {len(x_train)} training images but {len(y_train)} labels")
+    # The same checks as before the job started, now on the arrays themselves (CIFAR-10, decoded folders).
+    train = _split_of(x_train, y_train, source, "train")
+    test = None if x_test is None or y_test is None else _split_of(x_test, y_test, source, "test")
+    y_train, y_test, names = check_splits(source, train, test, names, classes, limit)
+    y_train = y_train.astype(np.int32)
     if limit is not None and limit < len(x_train):
-        keep = np.random.default_rng(seed + 1).permutation(len(x_train))[:limit]
-        x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
+        keep = np.sort(np.random.default_rng(seed + 1).permutation(len(x_train))[:limit])
+        x_train, y_train = x_train[keep], y_train[keep]
     x_train = to_uint8_images(np.asarray(x_train), input_shape, f"{source} x_train")
     x_train, y_train, x_val, y_val = _split(x_train, y_train, validation_split, seed)
     if x_test is None or y_test is None:
         x_test, y_test, test_split = x_val, y_val, "validation"
     else:
-        y_test = _labels(y_test, f"{source} y_test")
         x_test, test_split = to_uint8_images(np.asarray(x_test), input_shape, f"{source} x_test"), "test"
-        if len(x_test) != len(y_test):
-            raise DataError(f"{source}: {len(x_test)} test images but {len(y_test)} labels")
-    for what, y in (("training", y_train), ("test", y_test)):
-        if len(y) and (y.min() < 0 or y.max() >= classes):
-            raise DataError(f"{source}: {what} labels must be in 0..{classes - 1}, found {y.min()}..{y.max()}")
+        y_test = y_test.astype(np.int32)
     return ImageData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(names), source, test_split)
 
 

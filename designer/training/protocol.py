@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
@@ -24,7 +26,46 @@ CANCEL_COMMAND = "cancel"
 """A line on the worker's stdin that asks it to stop after the current step (like SIGINT/SIGTERM)."""
 
 
+SEED_LIMIT = 2**31
+"""Seeds are below this: NumPy's legacy seeding (Keras' set_random_seed) takes at most 2**32 - 1, and a
+resumed run adds its epoch count."""
+
 _Request = TypeVar("_Request")
+
+
+def _type_matches(value: Any, hint: Any) -> bool:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        if isinstance(value, bool):  # bool is an int subclass: only a bool field takes one
+            if option is bool:
+                return True
+            continue
+        if option is float and isinstance(value, (int, float)):
+            return math.isfinite(value)
+        if option in (int, str) and isinstance(value, option):
+            return True
+    return False
+
+
+def _type_name(hint: Any) -> str:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    names = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false",
+             type(None): "null"}
+    return " or ".join(names.get(o, str(o)) for o in options)
+
+
+def check_field_types(obj: Any) -> None:
+    """ValueError naming the field and the value when a dataclass field of int, float, str, bool or a union
+    of them with None holds another type (JSON and config.json give any type)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if not _type_matches(value, hints[f.name]):
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ValueError(f"{f.name} must be {_type_name(hints[f.name])}, received {shown}")
 
 
 class ProtocolError(ValueError):
@@ -70,6 +111,7 @@ class TrainConfig:
     """Where archives are extracted; default ~/.cache/cnn-designer/datasets."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, received {self.epochs}")
         if self.batch_size < 1:
@@ -82,6 +124,13 @@ class TrainConfig:
             raise ValueError(f"validation_split must be in (0, 1), received {self.validation_split}")
         if self.cpu_devices < 1:
             raise ValueError(f"cpu_devices must be >= 1, received {self.cpu_devices}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1 (training images), received {self.limit}")
+        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"seed must be in 0..{SEED_LIMIT - 1}, received {self.seed}")
+        for name in ("early_stopping", "reduce_lr"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off), received {getattr(self, name)}")
 
     def to_json(self) -> str:
         """One line of JSON."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -37,6 +38,10 @@ LOG_FILE = "worker.log"
 HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "train_s")
 
 
+class RunError(ValueError):
+    """A run folder that cannot be used (a --resume run, a run folder, --out); the message names it."""
+
+
 def slug(name: str) -> str:
     """A design name made safe for a folder name."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
@@ -44,8 +49,13 @@ def slug(name: str) -> str:
 
 
 def create_run_dir(out_dir: str | os.PathLike[str], design_name: str, now: datetime | None = None) -> Path:
-    """Make a new, unique ``<out_dir>/<design>-<YYYYmmdd-HHMMSS>[-n]`` folder and return it."""
+    """Make a new, unique ``<out_dir>/<design>-<YYYYmmdd-HHMMSS>[-n]`` folder and return it.
+
+    Only the new folder is ever written: ``out_dir`` may hold anything else (``.``, a symlink to a folder).
+    """
     base = Path(out_dir)
+    if base.exists() and not base.is_dir() or base.is_symlink() and not base.exists():
+        raise RunError(f"{base}: not a folder; --out names the folder run folders are created in")
     base.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     stem = f"{slug(design_name)}-{stamp}"
@@ -77,17 +87,32 @@ def write_text(path: Path, text: str) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON, or None when the file is missing or unreadable."""
+    """Parsed JSON, or None when the file is missing or unreadable (a run's files are untrusted input)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
 
 
+def _read_object(path: Path) -> dict[str, Any]:
+    data = read_json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def _number(value: Any) -> float | int | None:
+    """A finite int or float from an untrusted file, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if isinstance(value, int) or math.isfinite(value) else None
+
+
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's finished epochs (rows of :data:`HISTORY_COLUMNS`), oldest first."""
+    """The run's finished epochs (rows of :data:`HISTORY_COLUMNS`, numbers or None), oldest first; anything
+    else in history.json (other keys, other types, rows that are not objects) is left out."""
     rows = read_json(run_dir / HISTORY_JSON)
-    return rows if isinstance(rows, list) else []
+    if not isinstance(rows, list):
+        return []
+    return [{k: _number(row.get(k)) for k in HISTORY_COLUMNS} for row in rows if isinstance(row, dict)]
 
 
 def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
@@ -136,17 +161,16 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunSummary | None:
     config = read_json(path / CONFIG_FILE)
     if not isinstance(config, dict):
         return None
-    status = read_json(path / STATUS_FILE) or {}
-    metrics = read_json(path / METRICS_FILE) or {}
-    history = read_history(path)
-    val = [r["val_accuracy"] for r in history if isinstance(r.get("val_accuracy"), (int, float))]
+    status = _read_object(path / STATUS_FILE)
+    metrics = _read_object(path / METRICS_FILE)
+    val = [v for v in (r["val_accuracy"] for r in read_history(path)) if v is not None]
     return RunSummary(
         run_dir=path,
         design=str(config.get("design_name", "")),
         status=str(status.get("status", "unknown")),
-        epochs_completed=len(history),
-        test_accuracy=metrics.get("test_accuracy"),
-        test_loss=metrics.get("test_loss"),
+        epochs_completed=len(read_history(path)),
+        test_accuracy=_number(metrics.get("test_accuracy")),
+        test_loss=_number(metrics.get("test_loss")),
         best_val_accuracy=max(val) if val else None,
     )
 
@@ -181,44 +205,95 @@ def resolve_design(spec: str) -> Design:
 RESUME_OVERRIDES: tuple[str, ...] = ("epochs", "early_stopping", "reduce_lr", "strategy", "cpu_devices",
                                      "cache_dir")
 """Settings a resumed run takes from the new request; everything else comes from the run's config.json."""
-
-
-class RunError(ValueError):
-    """A run folder that cannot be used (for --resume); the message names it."""
+PREPARED = "prepared"
+"""status.json of a run folder made for a job that has not started yet."""
+_PREPARED_FILES = frozenset({DESIGN_FILE, STATUS_FILE, LOG_FILE})
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:
-    """The TrainConfig fields stored in a run's config.json."""
+    """The TrainConfig fields stored in a run's config.json (other keys are not read; types are checked
+    when the config is built)."""
     data = read_json(run_dir / CONFIG_FILE)
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise RunError(f"{run_dir}: not a run folder (no readable {CONFIG_FILE})")
+        raise RunError(f"{run_dir}: not a run folder (no readable {CONFIG_FILE} with a \"config\" object)")
     known = {f.name for f in fields(TrainConfig)}
     return {k: v for k, v in data["config"].items() if k in known}
 
 
-def prepare_run(config: TrainConfig, design: Design | None = None) -> tuple[TrainConfig, Design]:
-    """Make (or, for --resume, check) the run folder with its design.toml snapshot, before any TensorFlow.
+def resume_config(config: TrainConfig) -> TrainConfig:
+    """The settings to continue ``config.resume`` with: the run's config.json, untrusted, for what the run
+    fixed (data, batch size, seed, ...) and :data:`RESUME_OVERRIDES` from ``config``. No path in that file
+    is followed to write anything: the run folder is the one named, the design its design.toml."""
+    run_dir = Path(str(config.resume))
+    if not (run_dir / LAST_MODEL).is_file():
+        raise RunError(f"{run_dir}: cannot resume, there is no {LAST_MODEL} in it")
+    merged = {**saved_config(run_dir), **{k: getattr(config, k) for k in RESUME_OVERRIDES},
+              "resume": str(run_dir), "run_dir": str(run_dir), "design": str(run_dir / DESIGN_FILE),
+              "out_dir": str(run_dir.parent)}
+    try:
+        return TrainConfig(**merged)
+    except (TypeError, ValueError) as exc:  # TypeError: a required field missing from a hand-made file
+        raise RunError(f"{run_dir / CONFIG_FILE}: cannot resume: {exc}") from None
 
-    Returns the config with ``run_dir`` set (for a resume: the run's saved settings plus
-    :data:`RESUME_OVERRIDES` from ``config``) and the design read back from the snapshot.
+
+def claim_run_dir(run_dir: Path) -> None:
+    """Make sure a job may write its run into ``run_dir``: a new folder (created), an empty one, or one
+    prepared for this job (design.toml, status "prepared", worker.log and nothing else). Anything else is a
+    RunError: a run never overwrites files it did not write, nor another run."""
+    if not run_dir.exists() and not run_dir.is_symlink():
+        run_dir.mkdir(parents=True)
+        return
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: not a folder; a run is written into a new or empty folder")
+    entries = sorted(p.name for p in run_dir.iterdir())
+    if not entries:
+        return
+    status = _read_object(run_dir / STATUS_FILE).get("status")
+    foreign = [name for name in entries if name not in _PREPARED_FILES]
+    if status == PREPARED and not foreign:
+        return
+    if isinstance(status, str) and (run_dir / CONFIG_FILE).exists():
+        raise RunError(f"{run_dir}: already holds a run (status {status}); a run is written into a new or empty "
+                       "folder (continue that run with --resume)")
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    raise RunError(f"{run_dir}: holds files cnn-designer did not write ({shown}); a run is written into a new "
+                   "or empty folder")
+
+
+def prepare_run(config: TrainConfig, design: Design | None = None, *, check: bool = True,
+                ) -> tuple[TrainConfig, Design]:
+    """Check the request and make (or, for --resume, check) the run folder with its design.toml snapshot,
+    before any TensorFlow.
+
+    Returns the config with ``run_dir`` set (for a resume: see :func:`resume_config`) and the design read
+    back from the snapshot. With ``check`` the data is checked (:func:`designer.training.checks.check_data`)
+    before any folder is made, so bad input leaves nothing behind.
     """
+    # Imported here: checks pulls in numpy, which the app's start-up (it reads runs) does not need.
+    from designer.training.checks import check_data
+
     if config.resume:
-        run_dir = Path(config.resume)
-        if not (run_dir / LAST_MODEL).is_file():
-            raise RunError(f"{run_dir}: cannot resume, there is no {LAST_MODEL} in it")
-        merged = {**saved_config(run_dir), **{k: getattr(config, k) for k in RESUME_OVERRIDES}}
-        merged.update(resume=str(run_dir), run_dir=str(run_dir))
+        config = resume_config(config)
+        run_dir = Path(str(config.run_dir))
         try:
             design = designfile.load(run_dir / DESIGN_FILE)
         except DesignError as exc:
             raise RunError(f"{run_dir}: cannot resume: {exc}") from None
-        return TrainConfig(**merged), design
+        if check:
+            check_data(config.data, design.classes, config.limit)
+        return config, design
     if design is None:
         design = resolve_design(config.design)
-    run_dir = Path(config.run_dir) if config.run_dir else create_run_dir(config.out_dir, design.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if check:
+        check_data(config.data, design.classes, config.limit)
+    if config.run_dir:
+        run_dir = Path(config.run_dir)
+        claim_run_dir(run_dir)
+    else:
+        run_dir = create_run_dir(config.out_dir, design.name)
     if not (run_dir / DESIGN_FILE).exists():
         designfile.save(design, run_dir / DESIGN_FILE)
+        write_json(run_dir / STATUS_FILE, {"status": PREPARED, "epochs_completed": 0})
     return replace(config, run_dir=str(run_dir)), designfile.load(run_dir / DESIGN_FILE)
 
 

@@ -119,6 +119,7 @@ class Worker:
         return EXIT_OK
 
     def _run(self) -> int:
+        # The data is checked here, before TensorFlow is imported and before any model is built.
         config, design = runs.prepare_run(self.config, self.design)
         self.run_dir = run_dir = Path(str(config.run_dir))
         seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     cancel = threading.Event()
     try:
         config = parse_config(argv)
-        config, design = runs.prepare_run(config)
+        config, design = runs.prepare_run(config, check=False)  # Worker.run checks the data (a failed event)
     except (*_EXPECTED_ERRORS, OSError, SystemExit) as exc:
         if isinstance(exc, SystemExit) and not exc.code:  # --help (printed on stderr)
             return EXIT_OK
