@@ -151,7 +151,12 @@ def npz_class_names(value: np.ndarray, where: str) -> list[str]:
 
 def unreadable(path: Path, expected: str, exc: BaseException) -> DataError:
     """The one-line error for an archive that zipfile, tarfile or numpy cannot read (truncated, empty...)."""
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if path.is_file() and path.stat().st_size == 0:
+        detail = "the file is empty"
+    elif isinstance(exc, tarfile.TarError):  # tarfile's own text lists every compression it tried, on many lines
+        detail = "not a tar archive, or a damaged one"
+    else:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return DataError(f"{path}: cannot be read ({detail}); expected {expected}")
 
 

@@ -255,6 +255,8 @@ def claim_run_dir(run_dir: Path) -> None:
     if isinstance(status, str) and (run_dir / CONFIG_FILE).exists():
         raise RunError(f"{run_dir}: already holds a run (status {status}); a run is written into a new or empty "
                        "folder (continue that run with --resume)")
+    if status != PREPARED:  # then not even design.toml or status.json is ours
+        foreign = entries
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     raise RunError(f"{run_dir}: holds files cnn-designer did not write ({shown}); a run is written into a new "
                    "or empty folder")

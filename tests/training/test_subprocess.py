@@ -35,7 +35,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_cli_json_end_to_end_one_epoch(tmp_path: Path, design_file: Path, npz_data: Path,
-                                       capfd: pytest.CaptureFixture[str]) -> None:
+                                       capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the worker inherits it: its logs must not land there
     args = _parse(["train", str(design_file), "--data", str(npz_data), "--epochs", "1", "--batch-size", "16",
                    "--seed", "4", "--out", str(tmp_path / "runs"), "--json"])
     assert args.handler is run_train_command
@@ -48,6 +51,7 @@ def test_cli_json_end_to_end_one_epoch(tmp_path: Path, design_file: Path, npz_da
     run_dir = Path(events[-1]["run_dir"])
     log = (run_dir / "worker.log").read_text()
     assert "loading data" in log  # the worker's stderr (and any fd-1 chatter) went to the run's log
+    assert list(temp.iterdir()) == []
 
 
 def test_cli_rejects_a_missing_design(capfd: pytest.CaptureFixture[str]) -> None:
