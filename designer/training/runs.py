@@ -163,12 +163,13 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunSummary | None:
         return None
     status = _read_object(path / STATUS_FILE)
     metrics = _read_object(path / METRICS_FILE)
-    val = [v for v in (r["val_accuracy"] for r in read_history(path)) if v is not None]
+    history = read_history(path)
+    val = [r["val_accuracy"] for r in history if r["val_accuracy"] is not None]
     return RunSummary(
         run_dir=path,
         design=str(config.get("design_name", "")),
         status=str(status.get("status", "unknown")),
-        epochs_completed=len(read_history(path)),
+        epochs_completed=len(history),
         test_accuracy=_number(metrics.get("test_accuracy")),
         test_loss=_number(metrics.get("test_loss")),
         best_val_accuracy=max(val) if val else None,
@@ -232,7 +233,7 @@ def resume_config(config: TrainConfig) -> TrainConfig:
               "out_dir": str(run_dir.parent)}
     try:
         return TrainConfig(**merged)
-    except (TypeError, ValueError) as exc:  # TypeError: a required field missing from a hand-made file
+    except ValueError as exc:  # a type or a value TrainConfig refuses, named with its key
         raise RunError(f"{run_dir / CONFIG_FILE}: cannot resume: {exc}") from None
 
 

@@ -274,3 +274,14 @@ def test_cnn_designer_train_exits_2_with_one_line_for_bad_data(tmp_path: Path, d
                            capture_output=True, text=True, env=worker_env(), cwd=tmp_path, timeout=120)
     assert limit.returncode == 2
     assert limit.stderr.splitlines() == ["cnn-designer train: --limit must be >= 1 (training images), received -5"]
+
+
+def test_a_compressed_npz_with_column_labels_and_names_passes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    path = tmp_path / "packed.npz"
+    np.savez_compressed(path, x_train=random_images(6, 1)[..., 0], y_train=rng.integers(0, 3, (6, 1)).astype(np.uint8),
+                        x_test=random_images(3, 2), y_test=np.array([0, 1, 2]), class_names=np.array(["a", "b", "c"]))
+    check_data(str(path), TINY_CLASSES, limit=4)
+    data = load_data(str(path), TINY_INPUT, TINY_CLASSES, limit=4)
+    assert data.class_names == ("a", "b", "c") and len(data.x_train) + len(data.x_val) == 4
+    assert data.x_train.shape[1:] == TINY_INPUT and data.y_train.dtype == np.int32
