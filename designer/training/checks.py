@@ -100,7 +100,8 @@ def check_splits(source: str, train: Split, test: Split | None, names: list[str]
     if names is None:
         if int(y_train.min()) < 0:
             _check_range(y_train, classes, train.labels_at)
-        names = [str(i) for i in range(int(y_train.max()) + 1)]
+        check_classes(int(y_train.max()) + 1, classes, source)  # before a list of names as long as max+1
+        names = [str(i) for i in range(classes)]
     check_classes(len(names), classes, source)
     _check_range(y_train, classes, train.labels_at)
     if test is None:

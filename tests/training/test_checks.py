@@ -89,6 +89,8 @@ BAD_NPZ: dict[str, tuple[Callable[[Path], Path] | str, ...]] = {
                           "with), found 0"),
     "class names not strings": (lambda p: _npz(p, class_names=np.arange(3)),
                                 " class_names: expected class names as a 1-D array of strings, received int64 (3,)"),
+    "a huge label": (lambda p: _npz(p, y_train=np.array([0, 1, 2, 0, 1, 2, 0, 10**12])),
+                     "the data has 1000000000001 classes ("),
     "four class names": (lambda p: _npz(p, class_names=np.array(["a", "b", "c", "d"])),
                          "the data has 4 classes ("),
 }
