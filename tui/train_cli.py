@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import signal
 import sys
 from dataclasses import fields
@@ -23,6 +24,7 @@ from designer.design import DesignError
 from designer.training.checks import DataError
 from designer.training.client import TrainingJob
 from designer.training.protocol import (
+    CIFAR10,
     STRATEGIES,
     EpochEnd,
     EpochStart,
@@ -50,9 +52,10 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a design in a worker process. Ctrl-C stops after the current step and keeps "
                     "last.keras; --resume RUN continues it.")
     p.add_argument("design", nargs="?", metavar="DESIGN", help="a preset id (model0 ... model13) or a design file")
-    p.add_argument("--data", default="cifar10", metavar="PATH|cifar10",
+    p.add_argument("--data", default=None, metavar="PATH|cifar10",
                    help="cifar10 (default), an image folder (train/<class>/*, test/<class>/*), a .tar.gz/.zip "
-                        "of one, or an .npz with x_train, y_train, x_test, y_test")
+                        "of one, or an .npz with x_train, y_train, x_test, y_test. With --resume: the run's "
+                        "data set, needed unless it is cifar10 or inside the run folder")
     p.add_argument("--epochs", type=int, default=10, metavar="N", help="train up to epoch N (default 10)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, metavar="X", help="Adam learning rate (default 0.001)")
@@ -121,7 +124,7 @@ async def _train(config: TrainConfig, *, json_lines: bool, console: Console, err
     except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
         pass
     try:
-        view = None if json_lines else _View(console)
+        view = None if json_lines else _View(console, resume_data=job.config.data)
         async for event in job.events():
             if view is None:
                 sys.stdout.write(encode_event(event) + "\n")
@@ -179,8 +182,10 @@ def _duration(seconds: float | None) -> str:
 class _View:
     """Renders events: one progress bar for the current epoch, one printed line per finished epoch."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, resume_data: str | None = None) -> None:
         self.console = console
+        self.resume_data = resume_data
+        """The job's data set, for the command that continues a cancelled run (--resume needs --data)."""
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[stats]}"), console=console, transient=True)
         self.task: Any = None
@@ -217,13 +222,19 @@ class _View:
                        f"{escape(event.run_dir)}", highlight=False)
             else:
                 print_(f"[yellow]cancelled[/] after {event.epochs_completed} finished epochs; last.keras kept. "
-                       f"Continue with: cnn-designer train --resume {escape(event.run_dir)} --epochs N",
+                       f"Continue with: {escape(self._resume_command(event.run_dir))}",
                        highlight=False)
         elif isinstance(event, Failed):
             self.close()
             print_(f"[red]training failed[/]: {escape(event.reason)}", highlight=False)
             if event.run_dir:
                 print_(f"log: {escape(event.run_dir)}/worker.log", highlight=False)
+
+    def _resume_command(self, run_dir: str) -> str:
+        words = ["cnn-designer", "train", "--resume", run_dir]
+        if self.resume_data and self.resume_data != CIFAR10:
+            words += ["--data", self.resume_data]
+        return shlex.join(words) + " --epochs N"
 
     def close(self) -> None:
         if self.task is not None:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from designer.training.archives import is_archive
+from designer.training.protocol import CIFAR10
 
-CIFAR10 = "cifar10"
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 NPZ_ARRAYS: tuple[str, ...] = ("x_train", "y_train", "x_test", "y_test")
 """The arrays an .npz must hold (``class_names`` is optional)."""

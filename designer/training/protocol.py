@@ -22,6 +22,9 @@ from typing import Any, ClassVar, TypeVar
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 """``default``: one device, as Keras picks it. ``mirrored``: tf.distribute.MirroredStrategy over local GPUs."""
 
+CIFAR10 = "cifar10"
+"""The ``data`` that means Keras' CIFAR-10 loader rather than a path."""
+
 CANCEL_COMMAND = "cancel"
 """A line on the worker's stdin that asks it to stop after the current step (like SIGINT/SIGTERM)."""
 
@@ -78,8 +81,10 @@ class TrainConfig:
 
     design: str
     """A design file (.toml) path or a preset id such as ``model2``."""
-    data: str = "cifar10"
-    """``cifar10``, an image folder, a .tar.gz/.zip of one, or an .npz with x_train, y_train, x_test, y_test."""
+    data: str | None = None
+    """``cifar10``, an image folder, a .tar.gz/.zip of one, or an .npz with x_train, y_train, x_test, y_test.
+    None: ``cifar10`` for a new run; for a resumed run the run's own data (which must then be cifar10 or lie
+    inside the run folder: a run's config.json is not followed elsewhere unasked)."""
     epochs: int = 10
     """The epoch to train up to (a resumed run continues from where it stopped up to this one)."""
     batch_size: int = 64

@@ -24,7 +24,7 @@ from typing import Any
 
 from designer import designfile
 from designer.design import Design, DesignError
-from designer.training.protocol import TrainConfig
+from designer.training.protocol import CIFAR10, TrainConfig
 
 DESIGN_FILE = "design.toml"
 CONFIG_FILE = "config.json"
@@ -221,14 +221,32 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
     return {k: v for k, v in data["config"].items() if k in known}
 
 
+def _saved_data(run_dir: Path, value: object) -> object:
+    """config.json's ``data`` if it may be read without asking: cifar10, or a path inside the run folder
+    (relative paths are taken from the run folder). Anything else is a RunError that says to pass --data."""
+    if not isinstance(value, str) or value == CIFAR10:
+        return value  # a wrong type is named when the config is built
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else run_dir / path
+    try:
+        path.resolve().relative_to(run_dir.resolve())
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
+        raise RunError(f"{run_dir / CONFIG_FILE}: data = {value!r} lies outside the run folder, so it is not "
+                       "read unasked; pass --data PATH to resume with that data set") from None
+    return str(path)
+
+
 def resume_config(config: TrainConfig) -> TrainConfig:
     """The settings to continue ``config.resume`` with: the run's config.json, untrusted, for what the run
-    fixed (data, batch size, seed, ...) and :data:`RESUME_OVERRIDES` from ``config``. No path in that file
-    is followed to write anything: the run folder is the one named, the design its design.toml."""
+    fixed (batch size, seed, ...), :data:`RESUME_OVERRIDES` and ``data`` (when given) from ``config``. No path
+    in that file is followed outside the run: the run folder is the one named, the design its design.toml,
+    the archive cache the request's, the data the request's unless the saved one is inside the run."""
     run_dir = Path(str(config.resume))
     if not (run_dir / LAST_MODEL).is_file():
         raise RunError(f"{run_dir}: cannot resume, there is no {LAST_MODEL} in it")
-    merged = {**saved_config(run_dir), **{k: getattr(config, k) for k in RESUME_OVERRIDES},
+    saved = saved_config(run_dir)
+    data = config.data if config.data is not None else _saved_data(run_dir, saved.get("data", CIFAR10))
+    merged = {**saved, **{k: getattr(config, k) for k in RESUME_OVERRIDES}, "data": data,
               "resume": str(run_dir), "run_dir": str(run_dir), "design": str(run_dir / DESIGN_FILE),
               "out_dir": str(run_dir.parent)}
     try:
@@ -283,12 +301,14 @@ def prepare_run(config: TrainConfig, design: Design | None = None, *, check: boo
         except DesignError as exc:
             raise RunError(f"{run_dir}: cannot resume: {exc}") from None
         if check:
-            check_data(config.data, design.classes, config.limit)
+            check_data(str(config.data), design.classes, config.limit)
         return config, design
     if design is None:
         design = resolve_design(config.design)
+    if config.data is None:
+        config = replace(config, data=CIFAR10)
     if check:
-        check_data(config.data, design.classes, config.limit)
+        check_data(str(config.data), design.classes, config.limit)
     if config.run_dir:
         run_dir = Path(config.run_dir)
         claim_run_dir(run_dir)

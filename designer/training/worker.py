@@ -142,7 +142,7 @@ class Worker:
             devices = ", ".join(strategy.extended.worker_devices)
             self.log(f"MirroredStrategy: {strategy.num_replicas_in_sync} replica(s) on {devices}")
         self.log(f"loading data: {config.data}")
-        data = load_data(config.data, design.input_shape, design.classes, seed=seed,
+        data = load_data(str(config.data), design.input_shape, design.classes, seed=seed,
                          validation_split=config.validation_split, limit=config.limit, cache_dir=config.cache_dir,
                          log=self.log)
         if self.cancel_event.is_set():

@@ -176,7 +176,7 @@ def test_limit_one_leaves_no_image_to_validate_with(npz_data: Path) -> None:
     ("limit", True, "limit must be an integer or null, received True"),
     ("seed", -1, "seed must be in 0..2147483647, received -1"),
     ("early_stopping", -2, "early_stopping must be >= 0 (0 turns it off), received -2"),
-    ("data", None, "data must be a string, received None"),
+    ("data", 7, "data must be a string or null, received 7"),
 ])
 def test_config_fields_are_type_checked(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError) as info:

@@ -37,6 +37,7 @@ def test_out_dir_with_user_files_gets_a_new_run_folder_beside_them(tmp_path: Pat
     run_dir = Path(str(config.run_dir))
     assert run_dir.parent == tmp_path / "mine" and run_dir.name.startswith("tiny-")
     assert sorted(p.name for p in run_dir.iterdir()) == ["design.toml", "status.json"]
+    assert config.data == "cifar10"  # no data given: CIFAR-10
     assert _unchanged(tmp_path / "mine", files)
 
 
@@ -121,11 +122,15 @@ def _run_folder(tmp_path: Path, config: object) -> Path:
 def test_resume_follows_no_path_from_config_json(tmp_path: Path) -> None:
     data = write_npz(tmp_path / "d.npz")
     elsewhere = tmp_path / "elsewhere"
-    run_dir = _run_folder(tmp_path, {"config": {
-        "design": str(elsewhere / "evil.toml"), "data": str(data), "batch_size": 8, "seed": 5,
-        "out_dir": str(elsewhere), "run_dir": str(elsewhere), "resume": str(elsewhere),
-        "cache_dir": str(elsewhere / "cache"), "not_a_setting": "ignored"}, "design_name": "tiny"})
-    config, design = runs.prepare_run(TrainConfig(design="", resume=str(run_dir), epochs=4))
+    stored = {"design": str(elsewhere / "evil.toml"), "data": str(data), "batch_size": 8, "seed": 5,
+              "out_dir": str(elsewhere), "run_dir": str(elsewhere), "resume": str(elsewhere),
+              "cache_dir": str(elsewhere / "cache"), "not_a_setting": "ignored"}
+    run_dir = _run_folder(tmp_path, {"config": stored, "design_name": "tiny"})
+    with pytest.raises(runs.RunError) as info:  # the data set outside the run is not read unasked
+        runs.prepare_run(TrainConfig(design="", resume=str(run_dir), epochs=4))
+    assert str(info.value) == (f"{run_dir / 'config.json'}: data = {str(data)!r} lies outside the run folder, so "
+                               "it is not read unasked; pass --data PATH to resume with that data set")
+    config, design = runs.prepare_run(TrainConfig(design="", resume=str(run_dir), data=str(data), epochs=4))
     assert (config.run_dir, config.resume, config.design) == (str(run_dir), str(run_dir),
                                                               str(run_dir / runs.DESIGN_FILE))
     assert config.out_dir == str(run_dir.parent) and config.cache_dir is None  # the new request's cache
@@ -133,9 +138,29 @@ def test_resume_follows_no_path_from_config_json(tmp_path: Path) -> None:
     assert design == tiny_design() and not elsewhere.exists()
 
 
+@pytest.mark.parametrize(("saved", "read"), [("cifar10", "cifar10"), ("d.npz", "{run}/d.npz"),
+                                            ("{run}/d.npz", "{run}/d.npz"), ("{run}/../tiny-1/d.npz", None)])
+def test_resume_reads_data_inside_the_run_folder_unasked(tmp_path: Path, saved: str, read: str | None) -> None:
+    run_dir = tmp_path / "runs" / "tiny-1"
+    _run_folder(tmp_path, {"config": {"data": saved.format(run=run_dir)}})
+    write_npz(run_dir / "d.npz")
+    config, _ = runs.prepare_run(TrainConfig(design="", resume=str(run_dir)))
+    assert config.data == (read or saved).format(run=run_dir)
+
+
+@pytest.mark.parametrize("saved", ["../d.npz", "/etc/hostname", "{run}/link/d.npz"])
+def test_resume_refuses_saved_data_that_leads_out_of_the_run(tmp_path: Path, saved: str) -> None:
+    run_dir = tmp_path / "runs" / "tiny-1"
+    _run_folder(tmp_path, {"config": {"data": saved.format(run=run_dir)}})
+    (run_dir / "link").symlink_to(tmp_path, target_is_directory=True)
+    write_npz(tmp_path / "d.npz")
+    with pytest.raises(runs.RunError, match="lies outside the run folder, so it is not read unasked; pass --data"):
+        runs.prepare_run(TrainConfig(design="", resume=str(run_dir)))
+
+
 @pytest.mark.parametrize(("stored", "message"), [
     ({"config": {"batch_size": "64"}}, "batch_size must be an integer, received '64'"),
-    ({"config": {"data": ["a.npz"]}}, "data must be a string, received ['a.npz']"),
+    ({"config": {"data": ["a.npz"]}}, "data must be a string or null, received ['a.npz']"),
     ({"config": {"limit": 0}}, "limit must be >= 1 (training images), received 0"),
     ({"config": {"seed": 2**70}}, "seed must be in 0..2147483647, received 1180591620717411303424"),
 ])
@@ -178,3 +203,21 @@ def test_the_files_a_run_writes_never_follow_a_planted_symlink(tmp_path: Path) -
     os.symlink(victim, run_dir / runs.STATUS_FILE)
     runs.write_status(run_dir, "running", 0)  # atomic replace: the link is replaced, not written through
     assert victim.read_text() == "precious" and not (run_dir / runs.STATUS_FILE).is_symlink()
+
+
+@pytest.mark.parametrize(("data", "command"), [
+    ("my data/d.npz", "cnn-designer train --resume 'runs/t 1' --data 'my data/d.npz' --epochs N"),
+    ("cifar10", "cnn-designer train --resume 'runs/t 1' --epochs N"),
+])
+def test_a_cancelled_run_says_how_to_resume_it_with_its_data(data: str, command: str) -> None:
+    import io
+
+    from rich.console import Console
+
+    from designer.training.protocol import Finished
+    from tui.train_cli import _View
+
+    out = io.StringIO()
+    _View(Console(file=out, width=300), resume_data=data).show(
+        Finished(ok=False, status="cancelled", run_dir="runs/t 1", epochs_completed=1))
+    assert out.getvalue().strip().endswith(f"Continue with: {command}")

@@ -131,7 +131,7 @@ def test_resume_continues_the_epochs(tmp_path: Path, design_file: Path, npz_data
                         out_dir=str(tmp_path / "runs"))
     _, events, _ = _run(first)
     run_dir = events[-1].run_dir  # type: ignore[attr-defined]
-    code, events, _ = _run(TrainConfig(design="", resume=run_dir, epochs=3))
+    code, events, _ = _run(TrainConfig(design="", resume=run_dir, data=str(npz_data), epochs=3))
     assert code == EXIT_OK
     started = next(e for e in events if isinstance(e, Started))
     assert started.initial_epoch == 1 and started.epochs == 3 and started.seed == 2 and started.batch_size == 16
