@@ -209,6 +209,9 @@ RESUME_OVERRIDES: tuple[str, ...] = ("epochs", "early_stopping", "reduce_lr", "s
 PREPARED = "prepared"
 """status.json of a run folder made for a job that has not started yet."""
 _PREPARED_FILES = frozenset({DESIGN_FILE, STATUS_FILE, LOG_FILE})
+RUN_KIND = "cnn-designer-run/1"
+"""The designer.outdir kind a run folder is checked as. Runs write no manifest (their files change every
+epoch), so only a new or empty folder passes that check."""
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:
@@ -255,30 +258,27 @@ def resume_config(config: TrainConfig) -> TrainConfig:
         raise RunError(f"{run_dir / CONFIG_FILE}: cannot resume: {exc}") from None
 
 
-def claim_run_dir(run_dir: Path) -> None:
-    """Make sure a job may write its run into ``run_dir``: a new folder (created), an empty one, or one
-    prepared for this job (design.toml, status "prepared", worker.log and nothing else). Anything else is a
-    RunError: a run never overwrites files it did not write, nor another run."""
-    if not run_dir.exists() and not run_dir.is_symlink():
-        run_dir.mkdir(parents=True)
-        return
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir}: not a folder; a run is written into a new or empty folder")
-    entries = sorted(p.name for p in run_dir.iterdir())
-    if not entries:
-        return
-    status = _read_object(run_dir / STATUS_FILE).get("status")
-    foreign = [name for name in entries if name not in _PREPARED_FILES]
-    if status == PREPARED and not foreign:
-        return
-    if isinstance(status, str) and (run_dir / CONFIG_FILE).exists():
-        raise RunError(f"{run_dir}: already holds a run (status {status}); a run is written into a new or empty "
-                       "folder (continue that run with --resume)")
-    if status != PREPARED:  # then not even design.toml or status.json is ours
-        foreign = entries
-    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-    raise RunError(f"{run_dir}: holds files cnn-designer did not write ({shown}); a run is written into a new "
-                   "or empty folder")
+def claim_run_dir(run_dir: Path) -> Path:
+    """The folder a job may write its run into, created: ``run_dir`` if it was prepared for this job
+    (design.toml, status "prepared", worker.log and nothing else), else the export's rule
+    (:func:`designer.outdir.check_out_dir`: a new or empty folder; ``.`` and symlinks count as the folder they
+    name). Anything else is a RunError: a run never overwrites files it did not write, nor another run."""
+    from designer.outdir import OutDirError, check_out_dir  # outdir is only needed when a job starts
+
+    if run_dir.is_dir() and not run_dir.is_symlink():
+        status = _read_object(run_dir / STATUS_FILE).get("status")
+        entries = {p.name for p in run_dir.iterdir()}
+        if status == PREPARED and entries <= _PREPARED_FILES:
+            return run_dir
+        if isinstance(status, str) and CONFIG_FILE in entries:
+            raise RunError(f"{run_dir}: already holds a run (status {status}); a run is written into a new or "
+                           "empty folder (continue that run with --resume)")
+    try:
+        folder = check_out_dir(run_dir, RUN_KIND, option="run_dir")
+    except OutDirError as exc:
+        raise RunError(str(exc)) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def prepare_run(config: TrainConfig, design: Design | None = None, *, check: bool = True,
@@ -307,11 +307,12 @@ def prepare_run(config: TrainConfig, design: Design | None = None, *, check: boo
         design = resolve_design(config.design)
     if config.data is None:
         config = replace(config, data=CIFAR10)
+    elif config.data != CIFAR10:  # config.json records where the data was, not where it was from the cwd
+        config = replace(config, data=os.path.abspath(os.path.expanduser(config.data)))
     if check:
         check_data(str(config.data), design.classes, config.limit)
     if config.run_dir:
-        run_dir = Path(config.run_dir)
-        claim_run_dir(run_dir)
+        run_dir = claim_run_dir(Path(config.run_dir))
     else:
         run_dir = create_run_dir(config.out_dir, design.name)
     if not (run_dir / DESIGN_FILE).exists():

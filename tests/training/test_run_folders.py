@@ -88,8 +88,9 @@ def test_a_given_run_dir_must_be_new_empty_or_prepared_for_the_job(tmp_path: Pat
 
 def test_a_given_run_dir_with_user_files_is_refused_and_kept(tmp_path: Path, design_file: Path) -> None:
     files = _user_files(tmp_path / "mine")
-    with pytest.raises(runs.RunError, match=r"mine: holds files cnn-designer did not write \(config.json, "
-                                            r"design.toml, notes.txt and 1 more\); a run is written into a new"):
+    with pytest.raises(runs.RunError, match=r"refusing to write into .*mine: it holds 'config.json' and is not a "
+                                            r"cnn-designer folder .*nothing was changed\. Choose a new or empty "
+                                            r"folder, e.g\. run_dir .*mine/NAME"):
         runs.prepare_run(TrainConfig(design=str(design_file), run_dir=str(tmp_path / "mine")))
     assert _unchanged(tmp_path / "mine", files) and len(list((tmp_path / "mine").iterdir())) == 4
 
@@ -102,10 +103,24 @@ def test_a_given_run_dir_that_holds_a_run_is_refused(tmp_path: Path, design_file
     runs.write_status(run_dir, "completed", 3)
     with pytest.raises(runs.RunError, match=r"run: already holds a run \(status completed\).*--resume"):
         runs.prepare_run(TrainConfig(design=str(design_file), run_dir=str(run_dir)))
-    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    with pytest.raises(runs.RunError, match="dangling: not a folder"):
-        runs.prepare_run(TrainConfig(design=str(design_file), run_dir=str(tmp_path / "dangling")))
-    assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "afile").write_text("keep")
+    with pytest.raises(runs.RunError, match="afile: it exists and is not a folder"):
+        runs.prepare_run(TrainConfig(design=str(design_file), run_dir=str(tmp_path / "afile")))
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_a_given_run_dir_is_the_folder_its_symlink_or_dot_names(tmp_path: Path, design_file: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")  # followed, as export follows it: a new folder
+    config, _ = runs.prepare_run(TrainConfig(design=str(design_file), run_dir=str(tmp_path / "dangling")))
+    assert config.run_dir == str(tmp_path / "nowhere") and (tmp_path / "nowhere" / "design.toml").is_file()
+    files = _user_files(tmp_path / "mine")
+    (tmp_path / "link").symlink_to(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path / "mine")
+    for given in (".", str(tmp_path / "link")):
+        with pytest.raises(runs.RunError, match=f"refusing to write into {tmp_path / 'mine'}: it holds"):
+            runs.prepare_run(TrainConfig(design=str(design_file), run_dir=given))
+    assert _unchanged(tmp_path / "mine", files) and len(list((tmp_path / "mine").iterdir())) == 4
 
 
 # --- resume: config.json is untrusted --------------------------------------------------------------------------
