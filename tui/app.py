@@ -3,7 +3,13 @@
 Every edit goes through ``apply_edit``: it pushes the new Design onto the history, recomputes the counters
 synchronously, redraws, and (once the frame is out) autosaves to the recovery file in a worker thread. An edit that
 makes the design invalid is kept (so the user can repair it, or undo); the budget panel then shows the
-DesignError and greys the last valid figures, and the layer table marks the failing layer with ✗.
+DesignError and greys the last valid figures, and the layer table marks the failing layer with ✗. An estimator
+that fails with anything else (a bug) shows as "estimator error: ..." the same way; it never takes the app down.
+
+The installed presets are read-only: a preset opened by id or by a path into the presets folder is an unsaved
+copy (``s`` asks where to save), and no save goes into that folder (see tui.sources). Everything a user typed
+or a file held reaches the screen as plain text, never as markup. An unexpected error writes a crash log and
+keeps the unsaved design in the recovery file; ``run_app`` then exits 1 with one line saying where the log is.
 This module and everything it imports stay free of TensorFlow (a test checks sys.modules). It imports only
 what the first frame needs: the dialogs (``tui.dialogs`` and their screens), the job events and cards, and the
 real job runner (see ``run_app``) are imported when first used.
@@ -12,6 +18,7 @@ real job runner (see ``run_app``) are imported when first used.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -19,14 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
 from designer.boards import Board, load_catalogue
 from designer.design import Design, DesignError
-from designer.designfile import load, save
+from designer.designfile import save
 from designer.layers import Dense, Flatten, Layer
-from tui.budget import Budget, Settings, compute_budget
+from tui.budget import Budget, Settings, compute_budget, estimator_failed
 from tui.editing import (
     BlockSpec,
     EditError,
@@ -39,8 +47,9 @@ from tui.editing import (
     move_layer,
     toggle_batchnorm,
 )
-from tui.recovery import RecoveryFile
+from tui.recovery import RecoveryFile, write_crash_log
 from tui.screens.main import KEYS, MainScreen, display_keys
+from tui.sources import in_presets, read_only_reason, resolve_design
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
@@ -80,7 +89,7 @@ class DesignerApp(App[None]):
         self.board: Board = board if board is not None else catalogue.default  # type: ignore[union-attr]
         self.history = History(design)
         self.saved_design: Design = design
-        self.path = path
+        self.path = None if path is not None and in_presets(path) else path  # a preset opens as a copy
         self.settings = settings or Settings()
         self.places = places or Places()
         self.runner = runner
@@ -90,6 +99,10 @@ class DesignerApp(App[None]):
         self.budget: Budget | None = None
         self.status = ""
         self._autosave_pending = False
+        self.crash_log: Path | None = None
+        """Where the traceback of an unexpected error went (set once, by the first one)."""
+        self.crashed: BaseException | None = None
+        """The first unexpected error (None while all is well)."""
 
     # --- state -------------------------------------------------------------------------------------------
 
@@ -143,7 +156,10 @@ class DesignerApp(App[None]):
 
     def refresh_view(self) -> None:
         """Recompute the counters from the design and redraw the table, the panel and the title."""
-        budget = compute_budget(self.design, self.board, self.settings, self.last_valid)
+        try:
+            budget = compute_budget(self.design, self.board, self.settings, self.last_valid)
+        except Exception as exc:  # noqa: BLE001 - an estimator bug must not take the user's edits down with it
+            budget = estimator_failed(self.budget, exc, self.settings)
         if not budget.stale:
             self.last_valid = self.design
         self.budget = budget
@@ -151,14 +167,16 @@ class DesignerApp(App[None]):
         self.main.query_one(BudgetPanel).show(self.design, self.board, self.settings, budget)
         where = self.path or "not saved"
         self.sub_title = f"{self.design.name} — {where}{' — modified' if self.dirty else ''}"
-        if budget.error is not None:
+        if budget.estimator_error:
+            self.set_status(budget.error or "", error=True)
+        elif budget.error is not None:
             self.set_status(f"Design invalid: {budget.error}", error=True)
 
     def set_status(self, text: str, *, error: bool = False) -> None:
-        """Show one line under the table (errors in red)."""
+        """Show one line under the table (errors in red); ``text`` is plain text (file names, typed values)."""
         self.status = text
         status = self.main.query_one("#status", Static)
-        status.update(text, layout=False)  # one line high (app.tcss): no layout pass on every edit
+        status.update(Content(text), layout=False)  # one line high (app.tcss): no layout pass on every edit
         status.set_class(error, "-error")
 
     def apply_edit(self, design: Design, *, cursor: int | None = None, message: str = "") -> None:
@@ -184,10 +202,22 @@ class DesignerApp(App[None]):
         design, path = self.design, self.path
         # A description, or Textual would make one with repr(work): the whole design, on every edit.
         if design == self.saved_design:
-            self.run_worker(self.recovery.clear, thread=True, group="autosave", description="clear recovery")
+            self.run_worker(partial(self._keep_recovery, None, None), thread=True, group="autosave",
+                            description="clear recovery")
         else:
-            self.run_worker(partial(self.recovery.write, design, path), thread=True, group="autosave",
+            self.run_worker(partial(self._keep_recovery, design, path), thread=True, group="autosave",
                             description="autosave")
+
+    def _keep_recovery(self, design: Design | None, path: str | None) -> None:
+        """Write ``design`` to the recovery file (None: clear it), in a worker thread; a full disk or a state
+        dir that cannot be written shows in the status line instead of ending the app."""
+        try:
+            if design is None:
+                self.recovery.clear()
+            else:
+                self.recovery.write(design, path)
+        except OSError as exc:
+            self.call_from_thread(self.set_status, f"autosave failed: {exc.strerror or exc}", error=True)
 
     def edit(self, operation: Callable[[], Design], *, cursor: int | None = None, message: str = "") -> None:
         """Apply ``operation``'s new design as an edit; an EditError shows in the status line instead."""
@@ -301,7 +331,13 @@ class DesignerApp(App[None]):
     # --- files -------------------------------------------------------------------------------------------
 
     def save_to(self, path: str) -> bool:
-        """Save the design to ``path``; the recovery file goes once the design is safe."""
+        """Save the design to ``path``; the recovery file goes once the design is safe. Never into the
+        installed presets folder: that is refused with a status line and nothing is written."""
+        reason = read_only_reason(path)
+        if reason is not None:
+            self.set_status(f"cannot save: {reason}", error=True)
+            self.bell()
+            return False
         try:
             save(self.design, path)
         except OSError as exc:
@@ -309,7 +345,8 @@ class DesignerApp(App[None]):
             return False
         self.path = path
         self.saved_design = self.design
-        self.run_worker(self.recovery.clear, thread=True, group="autosave")
+        self.run_worker(partial(self._keep_recovery, None, None), thread=True, group="autosave",
+                        description="clear recovery")
         self.set_status(f"saved {path}")
         self.refresh_view()
         return True
@@ -322,16 +359,20 @@ class DesignerApp(App[None]):
             self.save_to(self.path)
 
     def open_path(self, path: str) -> None:
-        """Open a design file (the previous design stays one undo away)."""
+        """Open a design file or a preset id (the previous design stays one undo away). A preset, by id or by
+        a path into the presets folder, opens as an unsaved copy, as ``--preset`` does."""
         try:
-            design = load(path)
+            design, source = resolve_design(path)
         except DesignError as exc:
             self.set_status(str(exc), error=True)
             return
-        self.path = path
+        preset = source.startswith("preset ")
+        self.path = None if preset else path
         self.saved_design = design
         self.last_valid = None
-        self.apply_edit(design, cursor=0, message=f"opened {path}")
+        message = (f"opened a copy of {source} (presets are read-only: s asks where to save)" if preset
+                   else f"opened {path}")
+        self.apply_edit(design, cursor=0, message=message)
 
     def _offer_recovery(self) -> None:
         recovered = self.recovery.read()
@@ -369,6 +410,26 @@ class DesignerApp(App[None]):
             self.set_status("no job to cancel")
         else:
             self.set_status(f"cancelling {card.kind} job {card.job_id}")
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Every unhandled exception (handlers, workers, rendering) comes here: Textual sets the return code to
+        # 1, keeps the error for Pilot, and closes the app. Before that, the unsaved design goes to the
+        # recovery file (the last autosave may be an edit behind) and the traceback to a crash log; what
+        # Textual would print on exit (a traceback with the locals, pages of them) is dropped: run_app prints
+        # one line naming the log instead. (Harlequin overrides this hook too; Textual is pinned exactly.)
+        if self.crashed is None:
+            from textual.worker import WorkerFailed
+
+            self.crashed = error.error if isinstance(error, WorkerFailed) else error
+            self._autosave_pending = False
+            if self.dirty:
+                try:
+                    self.recovery.write(self.design, self.path)
+                except (OSError, DesignError):
+                    pass  # the crash log below still says what happened
+            self.crash_log = write_crash_log(self.crashed, self.recovery.directory)
+        super()._handle_exception(error)
+        self._exit_renderables.clear()
 
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask first."""
@@ -417,5 +478,21 @@ def run_app(design: Design | None = None, path: str | None = None, *, runner: Jo
 
         runner = DeferredRunner.of_process_runner()
     # A new path that does not exist yet is where the first save goes.
-    create_app(design, runner=runner, path=path).run()
-    return 0
+    app = create_app(design, runner=runner, path=path)
+    try:
+        app.run()
+    except Exception as exc:  # noqa: BLE001 - outside the message loop (the driver, the terminal): same report
+        if app.crashed is None:
+            app.crashed, app.crash_log = exc, write_crash_log(exc, app.recovery.directory)
+    if app.crashed is None and not app.return_code:
+        return 0
+    print(crash_line(app.crashed, app.crash_log), file=sys.stderr)
+    return 1
+
+
+def crash_line(error: BaseException | None, log: Path | None) -> str:
+    """The one line the command prints after an unexpected error in the app."""
+    what = " ".join(f"{type(error).__name__}: {error}".split()) if error is not None else "the app failed"
+    where = str(log) if log is not None else "none (the state and temp folders cannot be written)"
+    return f"cnn-designer: unexpected error ({what}); unsaved edits are kept for the next start; crash log: {where}"
+

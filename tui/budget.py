@@ -2,13 +2,14 @@
 
 ``compute_budget`` estimates the design for the chosen runtime/dtype/compression and turns the footprint
 into bars against a board. An invalid design does not raise: the result carries the DesignError text and
-the previous valid footprint marked ``stale``, so the panel keeps the last good numbers, greyed.
+the previous valid footprint marked ``stale``, so the panel keeps the last good numbers, greyed. An estimator
+that fails otherwise (a bug, not the design) is caught by the app, which shows :func:`estimator_failed`.
 Nothing here imports textual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from designer.boards import Board, fits, inference_ms
 from designer.design import Design, DesignError
@@ -109,6 +110,8 @@ class Budget:
     bars: tuple[Bar, ...]
     inference_ms: float | None
     fits: bool | None
+    estimator_error: bool = False
+    """``error`` is an estimator's failure (a bug), not the design's: the panel says so."""
 
     @property
     def over_budget(self) -> bool:
@@ -152,10 +155,23 @@ def compute_budget(design: Design, board: Board, settings: Settings,
     try:
         footprint = estimate_with(design, settings)
     except DesignError as exc:
-        if last_valid is None:
+        try:
+            # The last valid design may not estimate either: the settings may have changed since.
+            old = estimate_with(last_valid, settings) if last_valid is not None else None
+        except DesignError:
+            old = None
+        if old is None:
             return Budget(None, str(exc), exc.index, True, (), None, None)
-        old = estimate_with(last_valid, settings)
         bars, ms = bars_for(old, board, settings.dtype)
         return Budget(old, str(exc), exc.index, True, bars, ms, None)
     bars, ms = bars_for(footprint, board, settings.dtype)
     return Budget(footprint, None, None, False, bars, ms, footprint_fits(footprint, board))
+
+
+def estimator_failed(previous: Budget | None, error: Exception, settings: Settings) -> Budget:
+    """What to show when an estimator fails with something other than a DesignError (a bug in it, not in the
+    design): the error, named with the settings, and ``previous``'s figures greyed."""
+    text = " ".join(f"estimator error ({settings.describe()}): {type(error).__name__}: {error}".split())
+    if previous is None:
+        return Budget(None, text, None, True, (), None, None, estimator_error=True)
+    return replace(previous, error=text, error_index=None, stale=True, fits=None, estimator_error=True)

@@ -93,7 +93,8 @@ def open_file(app: DesignerApp) -> None:
     def done(path: str | None) -> None:
         if path is not None:
             app.open_path(path)
-    app.push_screen(PathScreen("Open a design file", app.path or ""), done)
+    app.push_screen(PathScreen("Open a design file or a preset id (model0 … model13: opens a copy)",
+                               app.path or ""), done)
 
 
 def offer_recovery(app: DesignerApp, recovered: Recovered) -> None:
@@ -147,18 +148,23 @@ def export(app: DesignerApp) -> None:
     if app.runner.unavailable_reason("export") is not None:
         app.start_job("export")  # its card says why
         return
+    from textual.content import Content
+
     from tui.job_settings import ExportSettings, SettingsStore, default_out_dir, trained_run_for
     from tui.screens.export_form import ExportFormScreen
 
     store = SettingsStore(app.places.state_dir)
     root, compression = store.export_root_and_compression()
     run = trained_run_for(app.design, app.runs_dir)
+    # Variables, not f-string markup: the design's name and the run folder's are the user's text.
     if run is None:
-        source = (f"[b]{app.design.name}[/b] as edited, [b red]UNTRAINED[/]: random weights (sizes and "
-                  "arena are right, predictions are not). Train it first for a real model.")
+        source = Content.from_markup("[b]$name[/b] as edited, [b red]UNTRAINED[/]: random weights (sizes and "
+                                     "arena are right, predictions are not). Train it first for a real model.",
+                                     name=app.design.name)
     else:
-        source = (f"[b]{app.design.name}[/b] from its best run {run.run_dir.name} (accuracy "
-                  f"{(run.accuracy or 0.0):.1%})")
+        source = Content.from_markup("[b]$name[/b] from its best run $run (accuracy $accuracy)",
+                                     name=app.design.name, run=run.run_dir.name,
+                                     accuracy=f"{(run.accuracy or 0.0):.1%}")
     settings = ExportSettings(default_out_dir(app.design, root), app.board.name, compression)
 
     def done(chosen: ExportSettings | None) -> None:

@@ -20,6 +20,7 @@ from designer.export.csource import c_identifier
 from designer.footprint import COMPRESSIONS
 from designer.training.runs import DESIGN_FILE, RunSummary, list_runs
 from tui.recovery import state_dir
+from tui.sources import in_presets
 
 SETTINGS_FILE = "job_settings.json"
 CIFAR10 = "cifar10"
@@ -68,6 +69,9 @@ class ExportSettings:
     def __post_init__(self) -> None:
         if not self.out_dir.strip():
             raise ValueError("output folder: give a folder for the bundle")
+        if in_presets(self.out_dir.strip()):
+            raise ValueError(f"output folder: {self.out_dir.strip()} is in the installed presets folder, which "
+                             "is read-only; choose another place")
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; received "
                              f"'{self.compression}'")
@@ -101,6 +105,8 @@ class SettingsStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, key: str, value: dict[str, Any]) -> None:
+        if in_presets(self.directory):
+            return  # a state dir pointed into the presets folder: remember nothing rather than write there
         data = self._read()
         data[key] = value
         try:

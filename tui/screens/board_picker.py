@@ -5,6 +5,7 @@ Enter picks the highlighted board; ``c`` opens the custom-board form, whose boar
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,7 +47,8 @@ class BoardPickerScreen(ModalScreen[Board | None]):
                 verdict = "– (invalid design)"
             else:
                 verdict = "fits" if footprint_fits(self.footprint, board) else "does not fit"
-            table.add_row(board.name, board.mcu, board.core, f"{board.clock_mhz:g} MHz",
+            # Text, not str: a DataTable reads a str as markup, and board names come from the user's boards file.
+            table.add_row(Text(board.name), Text(board.mcu), Text(board.core), f"{board.clock_mhz:g} MHz",
                           human_bytes(board.flash_bytes), human_bytes(board.ram_bytes), verdict,
                           key=board.name)
         names = [b.name for b in self.boards]

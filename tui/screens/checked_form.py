@@ -10,6 +10,7 @@ from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -32,7 +33,7 @@ class CheckedFormScreen(ModalScreen[ResultT | None]):
         try:
             result = self.value()
         except self.errors as exc:
-            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#form-error", Static).update(Content(str(exc)))  # holds typed text: plain
             self.query_one("#apply", Button).disabled = True
             return None
         self.query_one("#form-error", Static).update("")

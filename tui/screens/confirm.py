@@ -6,12 +6,14 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 
 class ConfirmScreen(ModalScreen[str]):
-    """Dismisses with the chosen answer's key; Escape answers ``cancel_key``."""
+    """Dismisses with the chosen answer's key; Escape answers ``cancel_key``. ``text`` is plain text (it holds
+    design names and paths), never markup."""
 
     def __init__(self, title: str, text: str, answers: list[tuple[str, str]], *, cancel_key: str) -> None:
         super().__init__()
@@ -24,8 +26,8 @@ class ConfirmScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.text, id="confirm-text")
+            yield Label(Content(self.title_text), classes="dialog-title")
+            yield Static(Content(self.text), id="confirm-text")
             with Horizontal(classes="dialog-buttons"):
                 for key, label in self.answers:
                     yield Button(f"{label} [{key}]", id=f"answer-{key}")

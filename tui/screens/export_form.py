@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
 from designer.footprint import COMPRESSIONS
@@ -20,7 +22,7 @@ from tui.screens.checked_form import CheckedFormScreen
 class ExportFormScreen(CheckedFormScreen[ExportSettings]):
     """Dismisses with valid ExportSettings, or None when cancelled."""
 
-    def __init__(self, settings: ExportSettings, boards: Sequence[str], source: str) -> None:
+    def __init__(self, settings: ExportSettings, boards: Sequence[str], source: Content) -> None:
         super().__init__()
         self.settings = settings
         self.boards = list(boards) if settings.board in boards else [settings.board, *boards]
@@ -35,7 +37,8 @@ class ExportFormScreen(CheckedFormScreen[ExportSettings]):
                 yield Input(self.settings.out_dir, id="x-out")
             with Horizontal(classes="form-row"):
                 yield Label("board", classes="form-label")
-                yield Select([(b, b) for b in self.boards], value=self.settings.board, allow_blank=False,
+                # Text prompts: a str prompt is markup, and board names come from the user's boards file.
+                yield Select([(Text(b), b) for b in self.boards], value=self.settings.board, allow_blank=False,
                              id="x-board")
             with Horizontal(classes="form-row"):
                 yield Label("compression", classes="form-label")

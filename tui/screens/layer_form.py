@@ -18,6 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -167,7 +168,7 @@ class LayerFormScreen(ModalScreen[Layer | None]):
             self.candidate, self.error = validate(self.design, self.index, self.form_data())
         except ValueError as exc:
             self.candidate, self.error = None, str(exc)
-        self.query_one("#form-error", Static).update(self.error)
+        self.query_one("#form-error", Static).update(Content(self.error))  # holds typed text: plain
         self.query_one("#form-error").set_class(bool(self.error), "-error")
         self.query_one("#apply", Button).disabled = bool(self.error)
 

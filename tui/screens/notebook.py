@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
@@ -18,6 +20,7 @@ from designer.boards import Board
 from tui.budget import Settings
 from tui.notebook_rows import COLUMNS, NotebookRow, sort_rows, to_markdown
 from tui.screens.path_prompt import PathScreen
+from tui.sources import read_only_reason
 
 
 class NotebookScreen(Screen[None]):
@@ -39,8 +42,10 @@ class NotebookScreen(Screen[None]):
         self.reverse = False
 
     def compose(self) -> ComposeResult:
-        yield Label(f"Notebook — estimated for [b]{self.board.name}[/b] with {self.settings.describe()}  "
-                    "[dim]1-8 sort · m export markdown · Escape back[/dim]", id="notebook-title")
+        yield Label(Content.from_markup("Notebook — estimated for [b]$board[/b] with $settings  "
+                                        "[dim]1-8 sort · m export markdown · Escape back[/dim]",
+                                        board=self.board.name, settings=self.settings.describe()),
+                    id="notebook-title")
         yield DataTable(id="notebook-table", cursor_type="row")
         yield Footer()
 
@@ -55,7 +60,8 @@ class NotebookScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         for i, row in enumerate(self.rows):
-            table.add_row(*row.cells(), key=str(i))
+            # Text, not str: a DataTable reads a str as markup, and names come from the user's files.
+            table.add_row(*(Text(cell) for cell in row.cells()), key=str(i))
 
     def action_sort(self, column: int) -> None:
         """Sort by column ``column`` (0-based); sorting by the same column again reverses."""
@@ -78,12 +84,16 @@ class NotebookScreen(Screen[None]):
         def write(path: str | None) -> None:
             if path is None:
                 return
+            reason = read_only_reason(path)
+            if reason is not None:
+                self.notify(f"cannot write: {reason}", severity="error", markup=False)
+                return
             try:
                 Path(path).write_text(self.markdown(), encoding="utf-8")
             except OSError as exc:
-                self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+                self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return
-            self.notify(f"notebook table written to {path}")
+            self.notify(f"notebook table written to {path}", markup=False)
         self.app.push_screen(PathScreen("Export the notebook table as markdown to", "notebook.md"), write)
 
     def action_back(self) -> None:

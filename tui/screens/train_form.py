@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.job_settings import TrainSettings
@@ -28,7 +29,7 @@ class TrainFormScreen(CheckedFormScreen[TrainSettings]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="train-form", classes="dialog"):
-            yield Label(f"Train {self.design_name}", classes="dialog-title")
+            yield Label(Content(f"Train {self.design_name}"), classes="dialog-title")
             for key, label, placeholder in FIELDS:
                 with Horizontal(classes="form-row"):
                     yield Label(label, classes="form-label")

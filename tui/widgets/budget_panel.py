@@ -83,8 +83,9 @@ def budget_lines(design: Design, board: Board, settings: Settings, budget: Budge
                            (f"≈ {budget.inference_ms:,.0f} ms", "grey50" if budget.stale else ""),
                            (" (estimate)", "dim")))
     if budget.error is not None:
-        lines += [_text(""), _text("Design invalid — figures above are the last valid ones:", "bold red"),
-                  _text(budget.error, "red")]
+        title = ("Estimator error — figures above are the last good ones:" if budget.estimator_error
+                 else "Design invalid — figures above are the last valid ones:")
+        lines += [_text(""), _text(title, "bold red"), _text(budget.error, "red")]
     elif budget.fits is not None:
         lines.append(_text("Fits the board", "bold green") if budget.fits
                      else _text("Does NOT fit the board", "bold red"))

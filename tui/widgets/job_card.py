@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Label, Log, ProgressBar
 
 from tui.jobs import Finished, JobEvent, Metric, Progress, Queued
@@ -54,9 +55,11 @@ class JobCard(Vertical):
             self.query_one(Log).write_line(self.message)
             self.lines.append(self.message)
 
-    def _title(self) -> str:
+    def _title(self) -> Content:
+        # Variables, not f-string markup: a job id or a worker's message may hold a design or file name.
         colour = STATUS_STYLE.get(self.status, "")
-        return f"[b]{self.kind}[/b] {self.job_id} · [{colour}]{self.status}[/]"
+        return Content.from_markup(f"[b]$kind[/b] $job_id · [{colour}]$status[/]", kind=self.kind,
+                                   job_id=self.job_id, status=self.status)
 
     def _set_status(self, status: str) -> None:
         self.remove_class(f"-{self.status}")
@@ -86,14 +89,14 @@ class JobCard(Vertical):
         if isinstance(event, Queued):
             self._set_status("queued")
             self.progress_text = f"queued: waiting for {event.ahead} job{'s' if event.ahead != 1 else ''}"
-            self.query_one(".job-progress", Label).update(self.progress_text)
+            self.query_one(".job-progress", Label).update(Content(self.progress_text))
         elif isinstance(event, Progress):
             self.fraction = max(0.0, min(1.0, event.fraction))
             self.progress_events += 1
             self.query_one(ProgressBar).update(progress=self.fraction)
             if event.message:
                 self.progress_text = event.message
-                self.query_one(".job-progress", Label).update(event.message)
+                self.query_one(".job-progress", Label).update(Content(event.message))
         elif isinstance(event, LogEvent):
             self._write(event.line)
         elif isinstance(event, Metric):
