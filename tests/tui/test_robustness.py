@@ -40,7 +40,7 @@ from tui.widgets.job_card import JobCard
 
 MakeApp = Callable[..., DesignerApp]
 
-MARKUP = "[/] [a= [bold]x \\"
+MARKUP = "[/][a=[bold]x\\"
 """Every kind of text Rich or Textual markup chokes on or eats: a bare closing tag, an open attribute, a style
 tag, and a trailing backslash (which a markup escape doubles)."""
 
@@ -57,13 +57,14 @@ def shown(widget: Widget) -> str:
     return str(getattr(visual, "plain", visual))
 
 
-async def type_into(pilot: object, field: Input, text: str) -> None:
-    """Clear ``field`` and type ``text`` key by key."""
+async def type_into(pilot: object, field: Input, text: str, prefix: str = "") -> None:
+    """Set ``field`` to ``prefix`` (a tmp folder, say) and type ``text`` after it key by key."""
     field.focus()
-    field.value = ""
+    field.value = prefix
+    field.cursor_position = len(prefix)
     await pilot.press(*text)  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
-    assert field.value == text
+    assert field.value == prefix + text
 
 
 # --- presets are read-only -----------------------------------------------------------------------------
@@ -157,12 +158,17 @@ async def test_markup_typed_into_every_layer_form_field(make_app: MakeApp) -> No
                 assert MARKUP in shown(screen.query_one("#form-error", Static)), (layer.kind, field.id)
                 field.value = original
                 await pilot.pause()
+            if index:
+                await pilot.press("escape")
+                continue
+            # The group label is the same Input in every layer form (and ~60 ms a key in Pilot): typed once,
+            # here; test_markup_in_file_names_and_in_a_design_file loads one from a file.
             await type_into(pilot, screen.query_one("#f-group", Input), MARKUP)
             await pilot.press("enter")  # the group label is display text: applied as typed
             await pilot.pause()
-            assert app.screen is app.main and app.design.layers[index].group == MARKUP, layer.kind
-            assert app.table.cell(0, "group") == (f"┌ {MARKUP}" if index else f"[ {MARKUP}")  # the bracket's top
-        assert app.is_running
+            assert app.screen is app.main and app.design.layers[0].group == MARKUP
+            assert app.table.cell(0, "group") == f"[ {MARKUP}"
+        assert app.is_running and app.screen is app.main
 
 
 async def test_markup_typed_into_the_other_forms(make_app: MakeApp, tmp_path: Path) -> None:
@@ -207,7 +213,7 @@ async def test_markup_typed_into_the_other_forms(make_app: MakeApp, tmp_path: Pa
         await pilot.press("e")
         assert isinstance(app.screen, ExportFormScreen)
         assert str(app.screen.query_one("#x-board", Select).value) == MARKUP
-        await type_into(pilot, app.screen.query_one("#x-out", Input), str(tmp_path / MARKUP))
+        await type_into(pilot, app.screen.query_one("#x-out", Input), MARKUP, prefix=f"{tmp_path}/")
         await pilot.press("enter")
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -229,7 +235,7 @@ async def test_markup_in_file_names_and_in_a_design_file(make_app: MakeApp, tmp_
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("o")
-        await type_into(pilot, app.screen.query_one(Input), str(tmp_path / MARKUP))  # no such file
+        await type_into(pilot, app.screen.query_one(Input), MARKUP, prefix=f"{tmp_path}/")  # no such file
         await pilot.press("enter")
         await pilot.pause()
         assert MARKUP in app.status and MARKUP in shown(app.main.query_one("#status", Static))
@@ -239,7 +245,7 @@ async def test_markup_in_file_names_and_in_a_design_file(make_app: MakeApp, tmp_
         await pilot.press("plus", "S")  # save as a file named in markup characters
         assert isinstance(app.screen, PathScreen)
         saved = tmp_path / f"{MARKUP}.toml"
-        await type_into(pilot, app.screen.query_one(Input), str(saved))
+        await type_into(pilot, app.screen.query_one(Input), f"{MARKUP}.toml", prefix=f"{tmp_path}/")
         await pilot.press("enter")
         await pilot.pause()
         assert load(saved).name == MARKUP and MARKUP in shown(app.main.query_one("#status", Static))
@@ -250,7 +256,7 @@ async def test_markup_in_file_names_and_in_a_design_file(make_app: MakeApp, tmp_
         assert any(row.name == MARKUP for row in app.screen.rows)
         await pilot.press("m")
         assert isinstance(app.screen, PathScreen)
-        await type_into(pilot, app.screen.query_one(Input), str(tmp_path / f"{MARKUP}.md"))
+        await type_into(pilot, app.screen.query_one(Input), f"{MARKUP}.md", prefix=f"{tmp_path}/")
         await pilot.press("enter")
         await pilot.pause()
         assert MARKUP in (tmp_path / f"{MARKUP}.md").read_text(encoding="utf-8")
