@@ -49,7 +49,7 @@ from tui.editing import (
 )
 from tui.recovery import RecoveryFile, write_crash_log
 from tui.screens.main import KEYS, MainScreen, display_keys
-from tui.sources import in_presets, read_only_reason, resolve_design
+from tui.sources import LOAD_ERRORS, in_presets, load_error_text, read_only_reason, resolve_design
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
@@ -363,8 +363,8 @@ class DesignerApp(App[None]):
         a path into the presets folder, opens as an unsaved copy, as ``--preset`` does."""
         try:
             design, source = resolve_design(path)
-        except DesignError as exc:
-            self.set_status(str(exc), error=True)
+        except LOAD_ERRORS as exc:
+            self.set_status(load_error_text(path, exc), error=True)
             return
         preset = source.startswith("preset ")
         self.path = None if preset else path

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from designer.design import Design, DesignError
+from designer.design import Design
 from designer.designfile import load
 from designer.export.csource import c_identifier
 from designer.footprint import COMPRESSIONS
 from designer.training.runs import DESIGN_FILE, RunSummary, list_runs
 from tui.recovery import state_dir
-from tui.sources import in_presets
+from tui.sources import LOAD_ERRORS, in_presets
 
 SETTINGS_FILE = "job_settings.json"
 CIFAR10 = "cifar10"
@@ -157,7 +157,7 @@ def trained_run_for(design: Design, runs_dir: Path) -> RunSummary | None:
             continue
         try:
             trained = load(run.run_dir / DESIGN_FILE)
-        except DesignError:
+        except LOAD_ERRORS:
             continue
         same = (trained.layers, trained.input_shape, trained.classes) == (design.layers, design.input_shape,
                                                                          design.classes)

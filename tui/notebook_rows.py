@@ -18,6 +18,7 @@ from designer.designfile import load
 from designer.training.runs import best_run_for, list_runs
 from presets import load_preset, preset_ids
 from tui.budget import Settings, estimate_with, footprint_fits, human_bytes
+from tui.sources import LOAD_ERRORS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Design"), ("source", "Source"), ("params", "Params"), ("flash", "Flash"), ("ram", "RAM"),
@@ -68,9 +69,10 @@ def row_for(design: Design, source: str, board: Board, settings: Settings,
     notebook_acc = design.notebook.accuracy_percent if design.notebook is not None else None
     try:
         fp = estimate_with(design, settings)
-    except DesignError as exc:
+    except Exception as exc:  # noqa: BLE001 - an estimator bug marks its row, it does not close the view
+        error = str(exc) if isinstance(exc, DesignError) else f"estimator error: {type(exc).__name__}: {exc}"
         return NotebookRow(design.name, source, None, None, None, None, notebook_acc,
-                           measured.get(design.name), str(exc))
+                           measured.get(design.name), error)
     return NotebookRow(design.name, source, fp.params_total, fp.flash_bytes, fp.ram_bytes,
                        footprint_fits(fp, board), notebook_acc, measured.get(design.name))
 
@@ -82,7 +84,7 @@ def saved_designs(directory: Path) -> Iterable[tuple[Design, str]]:
     for path in sorted(directory.glob("*.toml")):
         try:
             yield load(path), path.name
-        except DesignError:
+        except LOAD_ERRORS:
             continue
 
 

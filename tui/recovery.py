@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.design import Design, DesignError
+from designer.design import Design
 from designer.designfile import load, save
-from tui.sources import in_presets, read_only_reason
+from tui.sources import LOAD_ERRORS, in_presets, read_only_reason
 
 STATE_DIR_ENV = "CNN_DESIGNER_STATE_DIR"
 
@@ -77,7 +77,7 @@ class RecoveryFile:
             return None
         try:
             design = load(self.design_path)
-        except DesignError:
+        except LOAD_ERRORS:
             return None
         import json
 

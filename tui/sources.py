@@ -12,6 +12,19 @@ from designer import designfile
 from designer.design import Design, DesignError
 from presets import load_preset, preset_ids
 
+LOAD_ERRORS: tuple[type[Exception], ...] = (DesignError, ValueError, RecursionError, OverflowError)
+"""What reading a design file may raise. The loader's contract is DesignError; the others are what the
+decoder itself raised on hostile files (4,300-digit integers, 1,000-deep nesting, 2**1024 in a float), caught
+too where the app reads files it did not pick (a saved design, the recovery file, a run), so that one bad file
+is skipped or reported and never ends the session."""
+
+
+def load_error_text(path: str | Path, error: Exception) -> str:
+    """One line for a design file that cannot be read."""
+    if isinstance(error, DesignError):
+        return str(error)
+    return " ".join(f"{path}: cannot read design file: {type(error).__name__}: {error}".split())
+
 
 @cache
 def presets_dir() -> Path:

@@ -394,3 +394,24 @@ def test_the_command_exits_1_with_one_line_naming_the_crash_log(tmp_path: Path) 
     recovered = RecoveryFile(tmp_path / "state").read()
     assert recovered is not None and recovered.design.layers != load_preset("model5").layers
     assert isinstance(recovered.design.layers[0], Conv2D)
+
+
+async def test_hostile_design_files_are_reported_not_fatal(make_app: MakeApp, tmp_path: Path) -> None:
+    # What the fuzzing found the TOML decoder raising besides TOMLDecodeError: a 5,000-digit integer
+    # (ValueError) and 1,000-deep nesting (RecursionError); either is a named error, or skipped in a listing.
+    designs = tmp_path / "designs"
+    designs.mkdir()
+    (designs / "digits.toml").write_text(f"classes = {'9' * 5000}\n")
+    (designs / "deep.toml").write_text("x = " + "[" * 1000 + "]" * 1000 + "\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for name in ("digits.toml", "deep.toml"):
+            app.open_path(str(designs / name))
+            assert app.status.startswith(f"{designs / name}") and app.design.name == "untitled", app.status
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, NotebookScreen)
+        assert {row.source for row in app.screen.rows} == {"preset", "current"}
+        await pilot.press("escape")
+        assert app.is_running
