@@ -67,6 +67,16 @@ async def type_into(pilot: object, field: Input, text: str, prefix: str = "") ->
     assert field.value == prefix + text
 
 
+async def save_with_s(pilot: object, app: DesignerApp, path: Path) -> None:
+    """Press ``s`` on a design with no file yet, answer the path prompt with ``path``, let the save finish."""
+    await pilot.press("s")  # type: ignore[attr-defined]
+    assert isinstance(app.screen, PathScreen)  # no file to save to: asks where
+    app.screen.query_one(Input).value = str(path)
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+
+
 # --- presets are read-only -----------------------------------------------------------------------------
 
 
@@ -85,18 +95,9 @@ async def test_preset_opened_by_path_is_a_copy_saved_elsewhere(make_app: MakeApp
         assert app.design == load_preset("model5") and app.path is None and "copy of preset model5" in app.status
         await pilot.press("plus")
         assert app.dirty
-        await pilot.press("s")
-        assert isinstance(app.screen, PathScreen)  # no file to save to: asks where
-        app.screen.query_one(Input).value = str(preset_file)  # straight back into the presets: refused
-        await pilot.press("enter")
-        await pilot.pause()
+        await save_with_s(pilot, app, preset_file)  # straight back into the presets: refused
         assert "read-only" in app.status and app.dirty and app.path is None
-        await pilot.press("s")
-        assert isinstance(app.screen, PathScreen)
-        app.screen.query_one(Input).value = str(target)
-        await pilot.press("enter")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
+        await save_with_s(pilot, app, target)
         assert app.path == str(target) and not app.dirty and load(target).layers == app.design.layers
         assert not in_presets(app.recovery.directory)
     assert presets_hashes() == before
@@ -177,19 +178,13 @@ async def test_markup_typed_into_the_other_forms(make_app: MakeApp, tmp_path: Pa
     app = make_app(load_preset("model5"), runner=runner)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("g")
-        assert isinstance(app.screen, BlockFormScreen)
-        for field in app.screen.query(Input).results(Input):
-            await type_into(pilot, field, MARKUP)
-            assert MARKUP in shown(app.screen.query_one("#form-error", Static)), field.id
-        await pilot.press("escape")
-
-        await pilot.press("t")
-        assert isinstance(app.screen, TrainFormScreen)
-        for field in app.screen.query(Input).results(Input):
-            await type_into(pilot, field, MARKUP)
-            assert MARKUP in shown(app.screen.query_one("#form-error", Static)), field.id
-        await pilot.press("escape")
+        for key, form in (("g", BlockFormScreen), ("t", TrainFormScreen)):
+            await pilot.press(key)
+            assert isinstance(app.screen, form)
+            for field in app.screen.query(Input).results(Input):
+                await type_into(pilot, field, MARKUP)
+                assert MARKUP in shown(app.screen.query_one("#form-error", Static)), field.id
+            await pilot.press("escape")
 
         await pilot.press("b", "c")
         assert isinstance(app.screen, CustomBoardScreen)
