@@ -1,6 +1,11 @@
 """Design files: TOML read with tomllib, written with tomli-w, validated strictly.
 
 Unknown keys, wrong types and impossible values are DesignErrors naming the file, the layer index and the key.
+
+A residual block is a ``[[layers]]`` table of ``kind = "residual"`` holding its own arrays of tables
+``[[layers.main]]`` (required, non-empty) and ``[[layers.shortcut]]`` (absent or empty = identity), plus
+``activation`` (after the add, default "relu") and ``group``; blocks nest (``[[layers.main.main]]``). Errors
+inside a block name the path: "layer 3 (residual), main layer 1 (conv2d), key 'filters'".
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from designer.design import (
     check_values,
     show_value,
 )
-from designer.layers import LAYER_TYPES, Layer
+from designer.layers import ACTIVATIONS, BRANCHES, LAYER_TYPES, MAIN, SHORTCUT, Item, Layer, Residual
 
 _TOP_KEYS = {"name", "input_shape", "classes", "notes", "notebook", "layers"}
 _NOTEBOOK_KEYS = {f.name for f in fields(NotebookFigures)}
@@ -103,9 +108,69 @@ def layer_from_dict(data: dict[str, Any], index: int | None = None) -> Layer:
     return layer
 
 
+_BLOCK_KEYS = ("kind", "main", "shortcut", "activation", "group")
+
+
+def _stack_from_list(raw: Any, key: str) -> tuple[Item, ...]:
+    """The items of one stack (a TOML array of tables); errors are located in this stack."""
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise DesignError(f"expected an array of tables ([[{key}]])", key=key)
+    return tuple(item_from_dict(t, i) for i, t in enumerate(raw))
+
+
+def _block_from_dict(data: dict[str, Any], index: int | None) -> Residual:
+    kind = Residual.kind
+    for key in data:
+        if key not in _BLOCK_KEYS:
+            raise DesignError(f"unknown key for residual; allowed keys: {', '.join(_BLOCK_KEYS[1:])}",
+                              index=index, kind=kind, key=key)
+    for key in ("activation", "group"):
+        if key in data and not isinstance(data[key], str):
+            raise DesignError(f"expected a string, received {_type_name(data[key])} {show_value(data[key])}",
+                              index=index, kind=kind, key=key)
+    activation = data.get("activation", "relu")
+    if activation not in ACTIVATIONS:
+        raise DesignError(f"must be one of {', '.join(ACTIVATIONS)}; received {show_value(activation)}",
+                          index=index, kind=kind, key="activation")
+    if not data.get("main"):
+        raise DesignError("a residual block needs a non-empty main path ([[layers.main]] tables)", index=index,
+                          kind=kind, key="main")
+    stacks: list[tuple[Item, ...]] = []
+    for branch in (MAIN, SHORTCUT):
+        name = BRANCHES[branch]
+        try:
+            # A nested error is located from this block, then (by our caller's caller) from its own stack.
+            stacks.append(_stack_from_list(data.get(name, []), name))
+        except DesignError as exc:
+            if exc.index is None:  # the branch itself is not an array of tables
+                raise DesignError(exc.reason, index=index, kind=kind, key=name) from None
+            raise exc.inside(index if index is not None else 0, kind, branch) from None
+    return Residual(main=stacks[0], shortcut=stacks[1], activation=activation, group=data.get("group", ""))
+
+
+def item_from_dict(data: dict[str, Any], index: int | None = None) -> Item:
+    """Build one stack item (a layer or a residual block) from its TOML table; strict like layer_from_dict."""
+    if data.get("kind") == Residual.kind:
+        return _block_from_dict(data, index)
+    return layer_from_dict(data, index)
+
+
 def layer_to_dict(layer: Layer) -> dict[str, Any]:
     """The TOML table of one layer: its kind and every setting."""
     return {"kind": layer.kind, **layer.config()}
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    """The TOML table of one stack item; a block keeps every key, so a saved design reads back equal."""
+    if isinstance(item, Residual):
+        out: dict[str, Any] = {"kind": item.kind, "activation": item.activation}
+        if item.group:
+            out["group"] = item.group
+        out["main"] = [item_to_dict(i) for i in item.main]
+        if item.shortcut:
+            out["shortcut"] = [item_to_dict(i) for i in item.shortcut]
+        return out
+    return layer_to_dict(item)
 
 
 def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -154,10 +219,7 @@ def design_from_dict(data: dict[str, Any], *, default_name: str = "design") -> D
         raise DesignError(bad.removeprefix("it "), key="classes")
     notes = _expect(data, "notes", str, "a string") if "notes" in data else ""
     notebook = _notebook_from_dict(data["notebook"]) if "notebook" in data else None
-    raw_layers = data.get("layers", [])
-    if not isinstance(raw_layers, list) or not all(isinstance(t, dict) for t in raw_layers):
-        raise DesignError("expected an array of tables ([[layers]])", key="layers")
-    layers = tuple(layer_from_dict(t, i) for i, t in enumerate(raw_layers))
+    layers = _stack_from_list(data.get("layers", []), "layers")
     return Design(name=name, layers=layers, input_shape=input_shape, classes=classes, notes=notes,
                   notebook=notebook)
 
@@ -171,7 +233,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     if design.notebook is not None:
         out["notebook"] = {f.name: getattr(design.notebook, f.name) for f in fields(NotebookFigures)
                            if getattr(design.notebook, f.name) not in ("", None)}
-    out["layers"] = [layer_to_dict(layer) for layer in design.layers]
+    out["layers"] = [item_to_dict(item) for item in design.layers]
     return out
 
 

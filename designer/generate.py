@@ -1,4 +1,5 @@
-"""Seeded random designs for tests and benchmarks: valid ones, possibly invalid stacks, and one deep design.
+"""Seeded random designs for tests and benchmarks: valid ones (linear and residual), possibly invalid stacks,
+and one deep design.
 
 Everything here is pure (no TensorFlow) and deterministic for a given ``random.Random``:
 ``random_design(random.Random(7))`` is the same design on every machine.
@@ -16,7 +17,7 @@ import tomli_w
 
 from designer import designfile
 from designer.boards import Board, inference_ms
-from designer.design import Design, analyze
+from designer.design import Design, DesignError, analyze, analyze_stack
 from designer.footprint import COMPRESSIONS, DTYPES, Footprint
 from designer.layers import (
     ACTIVATIONS,
@@ -30,9 +31,11 @@ from designer.layers import (
     Dropout,
     Flatten,
     GlobalAvgPool,
+    Item,
     Layer,
     LayerShapeError,
     MaxPool,
+    Residual,
     Shape,
     SpatialDropout,
 )
@@ -444,3 +447,121 @@ def footprint_problems(fp: Footprint, board: Board) -> list[str]:
     if not (math.isfinite(ms) and ms >= 0):
         problems.append(f"{where}: inference_ms = {ms!r}")
     return problems
+
+
+def _stack_cost(items: tuple[Item, ...], shape: Shape) -> tuple[int, int, Shape] | None:
+    """(params, MACC, output shape) of a stack on ``shape``, or None when it cannot be built there."""
+    try:
+        rows, out = analyze_stack(items, shape)
+    except DesignError:
+        return None
+    return sum(r.params_total for r in rows), sum(r.macc for r in rows), out
+
+
+def _same_stride(size: int, out: int) -> int | None:
+    # The stride a 'same' window needs to take ``size`` to ``out`` (ceil(size / s) == out).
+    return next((s for s in range(1, size + 1) if -(-size // s) == out), None)
+
+
+def _shortcut(rng: random.Random, shape: Shape, out: Shape, group: str) -> tuple[Item, ...] | None:
+    """A shortcut taking ``shape`` to the main path's ``out``: the identity when they agree (mostly), else a
+    1x1 conv projection (with or without batchnorm), or a pool when only the size changes; None if none fits."""
+    if out == shape and rng.random() < 0.75:
+        return ()
+    strides = (_same_stride(shape[0], out[0]), _same_stride(shape[1], out[1]))
+    if strides[0] is None or strides[1] is None:
+        return None
+    pair = (strides[0], strides[1])
+    if out[2] == shape[2] and pair != (1, 1) and rng.random() < 0.3:
+        cls = MaxPool if rng.random() < 0.5 else AvgPool
+        return (cls(pool=pair, padding="same", group=group),)
+    conv = Conv2D(filters=out[2], kernel=(1, 1), strides=pair, padding=rng.choice(PADDINGS),
+                  activation=rng.choice(("linear", "linear", "relu")), use_bias=rng.random() < 0.5, group=group)
+    return (conv, BatchNorm(group=group)) if rng.random() < 0.5 else (conv,)
+
+
+def _block(rng: random.Random, shape: Shape, group: str, depth: int, budget: tuple[int, int]) -> Residual | None:
+    """A residual block on a feature map: 1 to 4 trunk items (a nested block among them while ``depth`` > 0),
+    a shortcut that meets it, any activation after the add; None when no try fits ``budget`` (params, MACC)."""
+    for _ in range(12):
+        main: list[Item] = []
+        at = shape
+        for _ in range(rng.randint(1, 4)):
+            item: Item = (_block(rng, at, group, depth - 1, budget) if depth > 0 and rng.random() < 0.25
+                          else _trunk_layer(rng, at, group))
+            cost = _stack_cost((item,), at) if item is not None else None
+            if cost is None or cost[2][2] > _MAX_CHANNELS:
+                continue
+            main.append(item)
+            at = cost[2]
+        if not main:
+            continue
+        shortcut = _shortcut(rng, shape, at, group)
+        if shortcut is None:
+            continue
+        block = Residual(main=tuple(main), shortcut=shortcut, activation=rng.choice(ACTIVATIONS), group=group)
+        cost = _stack_cost((block,), shape)
+        if cost is not None and cost[0] < budget[0] and cost[1] < budget[1]:
+            return block
+    return None
+
+
+def _vector_block(rng: random.Random, width: int, group: str) -> Residual:
+    """A block on a vector (dense, batchnorm, activation, dropout), identity or a dense projection."""
+    units = rng.choice((16, 32, 64))
+    main: list[Item] = [Dense(units=units, activation=rng.choice(ACTIVATIONS), use_bias=rng.random() < 0.8,
+                              group=group)]
+    main += [rng.choice((BatchNorm(group=group), Activation(activation=rng.choice(ACTIVATIONS), group=group),
+                         Dropout(rate=_rate(rng), group=group))) for _ in range(rng.randint(0, 2))]
+    shortcut: tuple[Item, ...] = () if units == width else (Dense(units=units, activation="linear", group=group),)
+    return Residual(main=tuple(main), shortcut=shortcut, activation=rng.choice(ACTIVATIONS), group=group)
+
+
+def random_residual_design(rng: random.Random, *, max_items: int = 10, input_shape: Shape = (32, 32, 3),
+                           classes: int = 10, name: str = "residual") -> Design:
+    """A valid design mixing residual blocks with plain layers, below PARAMS_BUDGET and about MACC_BUDGET.
+
+    A trunk of up to ``max_items`` items: plain layers as random_design draws them, and blocks (identity or
+    projection shortcuts, 1x1 conv +- batchnorm or pool; nested up to two deep; every feature-map kind inside).
+    At least one block. Then the flattening step, sometimes as a block of its own (main global_avg_pool or
+    flatten + dense, shortcut the same flattening + dense), an optional vector block (dense, batchnorm,
+    activation, dropout inside), and dense(classes).
+    """
+    shape: Shape = tuple(input_shape)
+    params = macc = 0
+    items: list[Item] = []
+    n_items = rng.randint(1, max(1, max_items))
+    for k in range(3 * n_items):
+        if len(items) >= n_items:
+            break
+        group = f"stack {k + 1}"
+        budget = (PARAMS_BUDGET - params - _gap_head_reserve(_MAX_CHANNELS, classes) - 20_000, MACC_BUDGET - macc)
+        want_block = rng.random() < 0.5 or (len(items) == n_items - 1 and not any(
+            isinstance(i, Residual) for i in items))
+        item: Item | None = _block(rng, shape, group, 2, budget) if want_block else _trunk_layer(rng, shape, group)
+        cost = _stack_cost((item,), shape) if item is not None else None
+        if cost is None or cost[2][2] > _MAX_CHANNELS or cost[0] >= budget[0] or cost[1] >= budget[1]:
+            continue
+        items.append(item)  # type: ignore[arg-type]  # not None: cost was computed
+        params, macc, shape = params + cost[0], macc + cost[1], cost[2]
+    if not any(isinstance(i, Residual) for i in items):
+        items.append(Residual(main=(BatchNorm(group="stack"),), group="stack"))
+    channels = shape[2]
+    flatten: Item = GlobalAvgPool(group="head")
+    if rng.random() < 0.3:
+        flat: Layer = Flatten(group="head") if shape[0] * shape[1] * channels <= 1024 else GlobalAvgPool(group="head")
+        width = shape[0] * shape[1] * channels if isinstance(flat, Flatten) else channels
+        units = rng.choice((16, 32))
+        flatten = Residual(main=(flat, Dense(units=units, group="head")),
+                           shortcut=(flat, Dense(units=units, use_bias=False, group="head")),
+                           activation=rng.choice(ACTIVATIONS), group="head")
+        width = units
+    else:
+        flatten = GlobalAvgPool(group="head") if rng.random() < 0.7 or channels * shape[0] * shape[1] > 4096 \
+            else Flatten(group="head")
+        width = channels if isinstance(flatten, GlobalAvgPool) else channels * shape[0] * shape[1]
+    head: list[Item] = [flatten]
+    if rng.random() < 0.5 and width <= 256:  # a dense on a wide flatten would blow the params budget
+        head.append(_vector_block(rng, width, "head"))
+    head.append(Dense(units=classes, activation=rng.choice(("softmax", "linear")), group="head"))
+    return Design(name=name, layers=(*items, *head), input_shape=tuple(input_shape), classes=classes)

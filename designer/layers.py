@@ -3,6 +3,12 @@
 Shapes exclude the batch axis: a feature map is ``(height, width, channels)``, a vector ``(units,)``.
 Output shapes and parameter counts follow Keras exactly (tests build the real Keras layer and compare);
 MACC follows X-CUBE-AI's per-layer convention as printed in its ``analyze`` reports.
+
+A design's stack is a tuple of ``Item``: a ``Layer`` or a ``Residual`` block. A block holds two stacks of its
+own (``main`` and ``shortcut``, empty = identity), joined by an element-wise add and an optional activation;
+blocks nest. ``Add`` is the layer kind of that join: it never appears in a stack (a TOML file cannot name
+it), only in an analysis, as the row that stands for the block's add (see designer.design and
+designer.graph).
 """
 
 from __future__ import annotations
@@ -332,11 +338,97 @@ class Dense(Layer):
         return f"{self.units} {self.activation}{'' if self.use_bias else ' nobias'}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class Add(Layer):
+    """The join of a residual block: element-wise sum of its two paths, then ``activation``.
+
+    Not a stack item: analyze() makes one for each Residual, as the block's "add" row. Keras builds it as an
+    ``Add`` layer followed, unless the activation is linear, by an ``Activation`` layer.
+    """
+
+    kind: ClassVar[str] = "add"
+    activation: str = "relu"
+
+    def macc(self, in_shape: Shape, out_shape: Shape) -> int:
+        # Assumed X-CUBE-AI convention for an eltwise (add) c-layer: one operation per output element, as it
+        # counts its other per-element layers; the activation after it is counted as an activation layer.
+        return (1 + _NONLINEARITY_MACC_PER_ELEMENT[self.activation]) * _size(out_shape)
+
+    @property
+    def activation_fn(self) -> str:
+        return self.activation
+
+    def summary(self) -> str:
+        return f"add {self.activation}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Residual:
+    """A residual block, one item of a stack: ``activation(main(x) + shortcut(x))``.
+
+    ``main`` is a non-empty stack; ``shortcut`` an empty stack (the identity) or a projection such as a 1x1
+    conv2d + batchnorm; either may hold further Residual items. ``activation`` follows the add ("linear" =
+    none). Shapes, params and MACC are the analysis' business (designer.design.analyze walks the tree).
+    """
+
+    kind: ClassVar[str] = "residual"
+    main: tuple[Item, ...]
+    shortcut: tuple[Item, ...] = ()
+    activation: str = "relu"
+    group: str = ""
+
+    @property
+    def identity(self) -> bool:
+        """Whether the shortcut is the identity (an empty stack)."""
+        return not self.shortcut
+
+    def summary(self) -> str:
+        """E.g. ``main 5, shortcut 2, add relu`` or ``main 5, identity, add relu``."""
+        short = "identity" if self.identity else f"shortcut {len(self.shortcut)}"
+        return f"main {len(self.main)}, {short}, add {self.activation}"
+
+
+Item = Layer | Residual
+"""One entry of a stack: a layer or a residual block."""
+
+MAIN, SHORTCUT = 0, 1
+"""Branch numbers inside a tree path: ``(3, MAIN, 1)`` is layer 1 of the main path of the block at item 3."""
+
+BRANCHES: tuple[str, str] = ("main", "shortcut")
+"""Branch names by branch number (also the block's TOML keys)."""
+
+
+def iter_layers(items: tuple[Item, ...]) -> list[Layer]:
+    """Every Layer of a stack, depth first (main path before shortcut); blocks themselves are not listed."""
+    out: list[Layer] = []
+    for item in items:
+        if isinstance(item, Residual):
+            out += iter_layers(item.main) + iter_layers(item.shortcut)
+        else:
+            out.append(item)
+    return out
+
+
+def has_blocks(items: tuple[Item, ...]) -> bool:
+    """Whether a stack holds any Residual block (is not a plain line of layers)."""
+    return any(isinstance(item, Residual) for item in items)
+
+
+def item_at(items: tuple[Item, ...], path: tuple[int, ...]) -> Item:
+    """The item at a tree path: ``(i,)`` is ``items[i]``; ``(i, MAIN, j)`` is ``items[i].main[j]``, and so on."""
+    item = items[path[0]]
+    for k in range(1, len(path), 2):
+        if not isinstance(item, Residual):
+            raise IndexError(f"path {path}: item at {path[:k]} is a {item.kind}, not a residual block")
+        item = (item.main, item.shortcut)[path[k]][path[k + 1]]
+    return item
+
+
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, BatchNorm, Activation, MaxPool, AvgPool, Dropout,
                 SpatialDropout, Flatten, GlobalAvgPool, Dense)
 }
-"""Every layer kind by its TOML ``kind`` name."""
+"""Every layer kind by its TOML ``kind`` name (``residual`` blocks and the ``add`` join are not layers)."""
 
 WEIGHTED_KINDS = frozenset({"conv2d", "depthwise_conv2d", "dense", "batchnorm"})

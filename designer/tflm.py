@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from designer.design import Analysis, LayerStats
+from designer.design import Analysis, DesignError, LayerStats
 from designer.footprint import Footprint, LayerFootprint
 
 _ALIGN = 16  # TFLM aligns every arena buffer to 16 bytes
@@ -367,6 +367,8 @@ def _pad4(n: int) -> int:
 
 def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     """The TFLite Micro footprint of an analysed design for ``float32`` or full-integer ``int8``."""
+    if any(s.role for s in analysis.layers):  # a linear chain only, until it walks designer.graph
+        raise DesignError("residual blocks are not supported by the TFLM estimator yet")
     lowering = _Lowering(analysis, dtype)
     ops = lowering.run()
     elem = lowering.elem

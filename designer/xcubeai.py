@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from designer.design import Analysis, LayerStats
+from designer.design import Analysis, DesignError, LayerStats
 from designer.footprint import Footprint, LayerFootprint
 
 # Dense layers holding at least this share of the float weight bytes are compressed (see module docstring).
@@ -238,6 +238,8 @@ def _library(clayers: list[_CLayer]) -> tuple[int, int]:
 
 def estimate_xcubeai(analysis: Analysis, *, dtype: str, compression: str) -> Footprint:
     """Footprint as X-CUBE-AI 10.2 ``analyze`` would report it (float32 calibrated, int8 uncalibrated)."""
+    if any(s.role for s in analysis.layers):  # a linear chain only, until it walks designer.graph
+        raise DesignError("residual blocks are not supported by the X-CUBE-AI estimator yet")
     clayers = _lower(analysis, dtype, compression)
     elem = 1 if dtype == "int8" else 4
     arena = _Arena(math.prod(analysis.design.input_shape) * elem)

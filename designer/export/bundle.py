@@ -35,7 +35,7 @@ from designer.export.source import (
     resolve_source,
     run_data,
 )
-from designer.keras_build import layer_names
+from designer.graph import lower
 
 if TYPE_CHECKING:
     import keras
@@ -164,10 +164,10 @@ def _move_into_place(scratch: Path, target: Path) -> None:
 def _converter_failure(message: str, source: ExportSource, dtype: str) -> str:
     """A sentence naming the layer (when the converter's message names one of ours) and the op at fault."""
     where = "a layer"
-    for i, name in enumerate(layer_names(source.design)):
+    for node in lower(analyze(source.design)).nodes:
         # Keras may suffix a name in the traced graph ("l01_activation_1").
-        if re.search(rf"(?<!\w){re.escape(name)}(?:_\d+)?(?!\w)", message):
-            where = f"layer {i} ({source.design.layers[i].kind}, Keras name {name})"
+        if re.search(rf"(?<!\w){re.escape(node.name)}(?:_\d+)?(?!\w)", message):
+            where = f"layer {node.id} ({node.stats.layer.kind}, Keras name {node.name})"
             break
     op = re.search(r"'(tf\.\w+)' op is neither a custom op nor a flex op", message)
     if op:
