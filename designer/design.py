@@ -77,14 +77,19 @@ class DesignError(ValueError):
 
 @dataclass(frozen=True)
 class NotebookFigures:
-    """The seed notebook's own figures for a preset, as written there (strings keep X-CUBE-AI's format)."""
+    """The seed notebook's own figures for a preset, as written there (strings keep X-CUBE-AI's format).
+
+    For a preset from another source (ResNet-8: MLPerf Tiny) the figures are that source's; ``note`` says so,
+    and what the source does not publish (``rom``, ``ram``, ``h5_size``) is left empty.
+    """
 
     params: int
     params_convention: str  # "total" (Keras count_params) or "trainable"
     h5_size: str = ""  # the notebook's "Poids" (.h5 file size), e.g. "2M11"
     rom: str = ""  # X-CUBE-AI Total Flash, e.g. "1M25" (M = MiB, K = KiB)
     ram: str = ""  # X-CUBE-AI Total RAM, e.g. "147K"
-    accuracy_percent: float | None = None
+    accuracy_percent: float | None = None  # float model (for a published reference: its float figure)
+    accuracy_int8_percent: float | None = None  # int8 model, where the source publishes it
     note: str = ""
 
 

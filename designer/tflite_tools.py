@@ -107,23 +107,45 @@ def _bn_as_depthwise(bn: Any) -> Any:
     return layer
 
 
+def _inputs(layer: Any) -> list[Any]:
+    """The Keras tensors a layer of a functional model is called on (one, or several for an Add)."""
+    value = layer.input
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _source(tensor: Any) -> Any:
+    """The layer that produced a Keras tensor of a functional model."""
+    return tensor._keras_history.operation
+
+
 def unfoldable_batchnorms(model: keras.Model) -> list[str]:
     """Names of the BatchNormalization layers on a feature map that the TFLite converter cannot fold into
-    a neighbour: any not right after a linear conv/depthwise/dense (dropouts aside), e.g. one after an
-    activation, a pool, the input or another BatchNorm. ``tflite_graph`` rewrites exactly these."""
-    names: list[str] = []
-    previous: Any = None  # the last layer that survives into the inference graph
+    a neighbour: any not fed by a linear conv/depthwise/dense (dropouts aside) whose output nothing else
+    reads, e.g. one after an activation, a pool, an add, the input or another BatchNorm, or one at the start
+    of a residual block whose input the shortcut also reads. ``tflite_graph`` rewrites exactly these.
+
+    Walks the functional graph (each layer's producer), so it holds for residual models as for a chain.
+    """
+    readers: dict[str, int] = {}
     for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "InputLayer" or kind in _INFERENCE_IDENTITY:
+        if type(layer).__name__ != "InputLayer":
+            for tensor in _inputs(layer):
+                name = _source(tensor).name
+                readers[name] = readers.get(name, 0) + 1
+    rewritten: set[str] = set()
+    for layer in model.layers:
+        if type(layer).__name__ != "BatchNormalization" or len(layer.input.shape) != 4:
             continue
-        if kind == "BatchNormalization" and len(layer.input.shape) == 4 and not (
-                type(previous).__name__ in _FOLDS_BN and previous.get_config().get("activation") == "linear"):
-            names.append(layer.name)
-            previous = None  # a BatchNorm after this one is rewritten too, never folded into it
-        else:
-            previous = layer
-    return names
+        previous = _source(layer.input)
+        only_reader = readers.get(previous.name, 0) == 1
+        while type(previous).__name__ in _INFERENCE_IDENTITY and only_reader:
+            previous = _source(previous.input)  # gone at inference: the BN reads what the dropout read
+            only_reader = readers.get(previous.name, 0) == 1
+        foldable = (type(previous).__name__ in _FOLDS_BN and only_reader and previous.name not in rewritten
+                    and previous.get_config().get("activation") == "linear")
+        if not foldable:
+            rewritten.add(layer.name)  # a BatchNorm after this one is rewritten too, never folded into it
+    return [layer.name for layer in model.layers if layer.name in rewritten]
 
 
 def tflite_graph(model: keras.Model) -> keras.Model:
@@ -135,18 +157,24 @@ def tflite_graph(model: keras.Model) -> keras.Model:
     scale shared by all channels, which cost Model2 (BN after ReLU) 1.37 points of int8 accuracy. A
     depthwise conv is one op with a per-channel scale and an int32 bias (0.22 points). The layer keeps the
     BatchNorm's name, so the tensor names (and designer.tflm's estimate) follow the design's rows.
-    Only a linear chain of layers is rewritten (every design is one); the model's own weights are shared.
+    The functional graph is rebuilt layer by layer in the model's (topological) order, each layer called
+    on the new tensors of its own inputs, so residual models (an Add of two paths) keep their wiring; every
+    layer must be called once (true of every model keras_build makes). The model's own weights are shared.
     """
     # Imported here: keras pulls in TensorFlow (~5 s).
     import keras
 
     rewrite = set(unfoldable_batchnorms(model))
     source = model.inputs[0]
-    x = inputs = keras.Input(shape=source.shape[1:], batch_size=1, name=source.name.split(":")[0])
+    inputs = keras.Input(shape=source.shape[1:], batch_size=1, name=source.name.split(":")[0])
+    new: dict[int, Any] = {id(source): inputs}
     for layer in model.layers:
-        if type(layer).__name__ != "InputLayer":
-            x = (_bn_as_depthwise(layer) if layer.name in rewrite else layer)(x)
-    return keras.Model(inputs, x, name=model.name)
+        if type(layer).__name__ == "InputLayer":
+            continue
+        args = [new[id(t)] for t in _inputs(layer)]
+        call = _bn_as_depthwise(layer) if layer.name in rewrite else layer
+        new[id(layer.output)] = call(args if isinstance(layer.input, (list, tuple)) else args[0])
+    return keras.Model(inputs, new[id(model.outputs[0])], name=model.name)
 
 
 def random_representative_data(input_shape: tuple[int, ...], *, samples: int = 8,

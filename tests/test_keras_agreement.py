@@ -1,5 +1,9 @@
 """Keras checks our numbers: every preset and hundreds of generated designs, layer by layer.
 
+Residual designs too (the residual presets and RESIDUAL_SEEDS generated designs mixing identity and
+projection blocks, nested, with every layer kind inside): the model is built from the lowering
+(designer.graph), so each Keras layer must also read from the layers the graph says it reads from.
+
 For a valid design, the real Keras model (built, never compiled) must give each layer the output shape,
 count_params() and trainable count that analyze() gives. For random, often invalid stacks, analyze() either
 succeeds (and Keras agrees) or raises DesignError, never anything else; and a DesignError means Keras cannot
@@ -21,14 +25,28 @@ from typing import Any
 import pytest
 
 from designer.design import Analysis, Design, DesignError, analyze
-from designer.generate import PARAMS_BUDGET, deep_design, random_design, random_layer_stack
-from designer.keras_build import build_model, layer_names
-from designer.layers import ACTIVATIONS, LAYER_TYPES, PADDINGS, AvgPool, Conv2D, Dense, DepthwiseConv2D, MaxPool
+from designer.generate import PARAMS_BUDGET, deep_design, random_design, random_layer_stack, random_residual_design
+from designer.graph import Graph, lower
+from designer.keras_build import add_activation_name, build_model, layer_names
+from designer.layers import (
+    ACTIVATIONS,
+    LAYER_TYPES,
+    PADDINGS,
+    Add,
+    AvgPool,
+    Conv2D,
+    Dense,
+    DepthwiseConv2D,
+    MaxPool,
+    Residual,
+    has_blocks,
+)
 from presets import load_preset, preset_ids
 
 keras = pytest.importorskip("keras")
 
 VALID_SEEDS = range(220)
+RESIDUAL_SEEDS = range(210)
 STACK_SEEDS = range(600)
 _CLEAR_EVERY = 25
 _built = 0
@@ -61,6 +79,27 @@ def assert_keras_agrees(design: Design, analysis: Analysis) -> None:
     assert tuple(model.output.shape[1:]) == (design.classes,)
     assert model.count_params() == analysis.params_total
     assert _trainable(model.trainable_weights) == analysis.params_trainable
+    if has_blocks(design.layers):
+        _assert_wired_as_the_graph(model, lower(analysis))
+
+
+def _keras_output_layer(graph: Graph, tensor: int) -> str:
+    """The Keras layer that produces a graph tensor: the node's layer, or the Activation after an add."""
+    node = graph.producer_of(tensor)
+    if node is None:
+        return "input"
+    layer = node.stats.layer
+    if isinstance(layer, Add) and layer.activation != "linear":
+        return add_activation_name(node.name, layer.activation)
+    return node.name
+
+
+def _assert_wired_as_the_graph(model: Any, graph: Graph) -> None:
+    for node in graph.nodes:
+        inputs = model.get_layer(node.name).input
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        sources = [t._keras_history.operation.name for t in inputs]
+        assert sources == [_keras_output_layer(graph, t) for t in node.inputs], node.name
 
 
 @pytest.mark.parametrize("preset_id", preset_ids())
@@ -73,6 +112,33 @@ def test_preset_matches_keras(preset_id: str) -> None:
 def test_generated_design_matches_keras(seed: int) -> None:
     design = random_design(random.Random(seed), name=f"random_{seed}")
     assert_keras_agrees(design, analyze(design))
+
+
+@pytest.mark.parametrize("seed", RESIDUAL_SEEDS)
+def test_generated_residual_design_matches_keras(seed: int) -> None:
+    design = random_residual_design(random.Random(seed), name=f"residual_{seed}")
+    assert_keras_agrees(design, analyze(design))
+
+
+def test_generated_residual_designs_cover_blocks_of_every_kind() -> None:
+    blocks: list[tuple[Residual, int]] = []
+
+    def walk(items: tuple[Any, ...], depth: int) -> None:
+        for item in items:
+            if isinstance(item, Residual):
+                blocks.append((item, depth))
+                walk(item.main + item.shortcut, depth + 1)
+
+    for seed in RESIDUAL_SEEDS:
+        walk(random_residual_design(random.Random(seed)).layers, 0)
+    inside = {layer.kind for block, _ in blocks for layer in block.main + block.shortcut
+              if not isinstance(layer, Residual)}
+    assert inside == set(LAYER_TYPES)
+    assert {block.identity for block, _ in blocks} == {True, False}
+    assert {depth for _, depth in blocks} == {0, 1, 2}
+    assert {block.activation for block, _ in blocks} == set(ACTIVATIONS)
+    assert {layer.kind for block, _ in blocks for layer in block.shortcut} >= {"conv2d", "batchnorm", "maxpool",
+                                                                               "avgpool", "dense", "flatten"}
 
 
 def test_deep_design_matches_keras() -> None:

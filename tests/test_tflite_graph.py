@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 
 from designer.design import Design
-from designer.layers import Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool, SpatialDropout
+from designer.layers import (
+    Activation,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool,
+    Residual,
+    SpatialDropout,
+)
 
 pytest.importorskip("tensorflow", reason="the converter needs TensorFlow")
 pytest.importorskip("ai_edge_litert", reason="LiteRT runs the converted models")
@@ -112,3 +123,34 @@ def test_int8_follows_float_closer_than_mul_add() -> None:
     mul_add = error(_mul_add_int8(model, representative))
     assert ops_used(_mul_add_int8(model, representative)).count("MUL") == 1  # the comparison is what we think
     assert rewritten < mul_add, (rewritten, mul_add)
+
+
+# A residual model: a BN right after a linear conv folds (ResNet's Conv -> BN), one at the start of a
+# block whose input the identity shortcut also reads does not (folding it would change the shortcut), one
+# after an add does not; the Add keeps both of its inputs through the rebuild.
+RESIDUAL = Design(
+    name="bn in blocks",
+    layers=(Conv2D(filters=6, activation="linear"), BatchNorm(), Activation(activation="relu"),
+            Conv2D(filters=6, activation="linear"),
+            Residual(main=(BatchNorm(), Conv2D(filters=6, activation="linear"), BatchNorm()), activation="linear"),
+            BatchNorm(), Residual(main=(Conv2D(filters=8, strides=(2, 2), activation="linear"), BatchNorm()),
+                                  shortcut=(Conv2D(filters=8, kernel=(1, 1), strides=(2, 2), activation="linear"),
+                                            BatchNorm())),
+            GlobalAvgPool(), Dense(units=4, activation="softmax")),
+    input_shape=(8, 8, 3),
+    classes=4,
+)
+
+
+def test_residual_batchnorms_fold_only_where_nothing_else_reads_the_conv() -> None:
+    model = tflite_tools.make_representative(build_model(RESIDUAL), seed=5)
+    assert tflite_tools.unfoldable_batchnorms(model) == ["l04m0_batchnorm", "l05_batchnorm"]
+    graph = tflite_tools.tflite_graph(model)
+    assert _kinds(graph).count("Add") == 2 and graph.inputs[0].shape[0] == 1
+    x = np.random.default_rng(2).random((4, 8, 8, 3), dtype=np.float32)
+    expected = np.asarray(model(x, training=False))
+    got = np.concatenate([np.asarray(graph(x[i:i + 1], training=False)) for i in range(len(x))])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    for dtype in ("float32", "int8"):
+        ops = ops_used(tflite_tools.convert(model, dtype))
+        assert "ADD" in ops and "MUL" not in ops, (dtype, ops)
