@@ -116,10 +116,12 @@ def test_presets_json(capsys: pytest.CaptureFixture[str]) -> None:
         # Our params are exact (Keras agrees), so they equal the notebook's in the notebook's convention.
         assert row["estimate"]["params"][convention] == notebook["params"], row["id"]
         assert set(row["estimate"]) >= {"flash_bytes", "ram_bytes", "flash_text", "ram_text"}
-        assert isinstance(row["fits"], bool)
+        # A residual preset has no X-CUBE-AI estimate until the estimator walks designer.graph: it says so.
+        assert isinstance(row["fits"], bool) or "residual blocks" in row["error"], row["id"]
     by_id = {row["id"]: row for row in rows}
     assert by_id["model5"]["notebook"]["rom"] == "1M25"
     assert by_id["model0"]["fits"] is False
+    assert by_id["resnet8"]["notebook"]["accuracy_int8_percent"] == 85.6
 
 
 def test_presets_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,7 @@
-"""The notebook's Model0–Model13 presets: they load, match the notebook's params figures and ship in the package."""
+"""The presets: the notebook's Model0–Model13, the seed project's residual Model19 and MLPerf Tiny's ResNet-8.
+
+They load, match their published params figures and ship in the package.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +15,23 @@ from pathlib import Path
 import pytest
 
 from designer.design import DesignError, analyze
+from designer.layers import Residual, has_blocks
 from presets import load_preset, preset_ids
 
 ROOT = Path(__file__).resolve().parent.parent
-IDS = [f"model{i}" for i in range(14)]
+NOTEBOOK_IDS = [f"model{i}" for i in range(14)]
+IDS = [*NOTEBOOK_IDS, "model19", "resnet8"]
+NAMES = {**{f"model{i}": f"Model{i}" for i in (*range(14), 19)}, "resnet8": "ResNet8"}
 
 
-def test_preset_ids_are_model0_to_model13_in_notebook_order() -> None:
+def test_preset_ids_are_in_notebook_order_then_the_residual_ones() -> None:
     assert preset_ids() == IDS
 
 
 @pytest.mark.parametrize("preset_id", IDS)
 def test_preset_loads_and_is_valid(preset_id: str) -> None:
     design = load_preset(preset_id)
-    assert design.name == f"Model{preset_id[5:]}"
+    assert design.name == NAMES[preset_id]
     assert design.input_shape == (32, 32, 3)
     assert design.classes == 10
     analysis = analyze(design)
@@ -47,6 +53,36 @@ def test_model8_is_745674_trainable() -> None:
     analysis = analyze(load_preset("model8"))
     assert analysis.params_trainable == 745_674
     assert analysis.params_total == 747_018
+
+
+@pytest.mark.parametrize("preset_id, total, trainable", [("resnet8", 78_666, 78_186), ("model19", 59_714, 59_026)])
+def test_residual_presets_have_their_published_counts(preset_id: str, total: int, trainable: int) -> None:
+    design = load_preset(preset_id)
+    analysis = analyze(design)
+    assert (analysis.params_total, analysis.params_trainable) == (total, trainable)
+    assert has_blocks(design.layers)
+    assert f"{trainable:,} trainable" in design.notebook.note  # type: ignore[union-attr]
+
+
+def test_resnet8_is_the_mlperf_tiny_reference() -> None:
+    design = load_preset("resnet8")
+    blocks = [item for item in design.layers if isinstance(item, Residual)]
+    assert [b.identity for b in blocks] == [True, False, False]
+    convs = [b.main[0] for b in blocks]
+    assert [(c.filters, c.strides) for c in convs] == [(16, (1, 1)), (32, (2, 2)), (64, (2, 2))]  # type: ignore[union-attr]
+    assert [s.kernel for b in blocks[1:] for s in b.shortcut] == [(1, 1), (1, 1)]  # type: ignore[union-attr]
+    nb = design.notebook
+    assert nb is not None and (nb.accuracy_percent, nb.accuracy_int8_percent) == (87.0, 85.6)
+    assert "MLPerf Tiny" in nb.note and nb.rom == nb.ram == ""
+
+
+def test_model19_is_the_seed_project_resnet() -> None:
+    design = load_preset("model19")
+    nb = design.notebook
+    assert nb is not None and (nb.accuracy_percent, nb.h5_size) == (79.51, "233K")
+    blocks = [item for item in design.layers if isinstance(item, Residual)]
+    assert [len(b.shortcut) for b in blocks] == [0, 0, 2, 0]
+    assert all(b.main[-1].kind == "batchnorm" and len(b.main) == 10 for b in blocks)
 
 
 def test_load_preset_is_case_insensitive() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from designer.boards import Board
-from designer.design import Design, DesignError
+from designer.design import Design, DesignError, analyze
 from designer.designfile import load
 from designer.training.runs import best_run_for, list_runs
 from presets import load_preset, preset_ids
@@ -71,7 +71,11 @@ def row_for(design: Design, source: str, board: Board, settings: Settings,
         fp = estimate_with(design, settings)
     except Exception as exc:  # noqa: BLE001 - an estimator bug marks its row, it does not close the view
         error = str(exc) if isinstance(exc, DesignError) else f"estimator error: {type(exc).__name__}: {exc}"
-        return NotebookRow(design.name, source, None, None, None, None, notebook_acc,
+        try:  # a valid design the estimator cannot take still has its params
+            params: int | None = analyze(design).params_total
+        except Exception:  # noqa: BLE001 - the row already carries the error
+            params = None
+        return NotebookRow(design.name, source, params, None, None, None, notebook_acc,
                            measured.get(design.name), error)
     return NotebookRow(design.name, source, fp.params_total, fp.flash_bytes, fp.ram_bytes,
                        footprint_fits(fp, board), notebook_acc, measured.get(design.name))

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input
 from designer.design import Design
 from designer.designfile import load
 from designer.layers import Conv2D
+from presets import preset_ids
 from tests.tui.conftest import SIZE, write_run
 from tui.app import DesignerApp
 from tui.editing import bump
@@ -160,7 +161,7 @@ async def test_notebook_view_sorts_and_exports(make_app: MakeApp, model5: Design
         await pilot.press("N")
         view = app.screen
         assert isinstance(view, NotebookScreen)
-        assert len(view.rows) == 15  # 14 presets + the current design
+        assert len(view.rows) == len(preset_ids()) + 1  # the presets + the current design
         model2 = next(r for r in view.rows if r.name == "Model2")
         assert model2.measured_acc is not None and abs(model2.measured_acc - 77.12) < 1e-9
         await pilot.press("3")  # params, ascending
