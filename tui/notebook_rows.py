@@ -39,7 +39,13 @@ class NotebookRow:
     fits: bool | None
     notebook_acc: float | None  # percent, from the preset's notebook figures
     measured_acc: float | None  # percent, the design's best training run (runs/*/)
-    error: str = ""
+    error: str = ""  # why there is no footprint: the design's error, or the estimator's refusal
+
+    def _fits_text(self) -> str:
+        if self.fits is not None:
+            return "yes" if self.fits else "no"
+        # A valid design (it has params) the estimator cannot take yet reads "–", not "invalid".
+        return "–" if self.params is not None else "invalid"
 
     def cells(self) -> tuple[str, ...]:
         """The row as display text, in COLUMNS order."""
@@ -48,7 +54,7 @@ class NotebookRow:
         return (self.name, self.source, num(self.params, ","),
                 "–" if self.flash_bytes is None else human_bytes(self.flash_bytes),
                 "–" if self.ram_bytes is None else human_bytes(self.ram_bytes),
-                "invalid" if self.error else ("yes" if self.fits else "no"),
+                self._fits_text(),
                 num(self.notebook_acc, ".2f"), num(self.measured_acc, ".2f"))
 
 
