@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from designer.design import Design
 
 PROG = "cnn-designer"
-COMMANDS = ("presets", "boards", "estimate", "train", "export", "report")
+COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import")
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -44,21 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     """The subcommand parser (``presets``, ``boards``, ``estimate``, ``train``, ``export``, ``report``)."""
     parser = _Parser(
         prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {{presets,boards,estimate,train,export,report}} ...",
+        usage=f"{PROG} [DESIGN | --preset ID]\n"
+              f"       {PROG} {{presets,boards,estimate,train,export,report,import}} ...",
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report}")
+    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report,import}")
     # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
     # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
     from tui.estimate_cli import add_estimate_commands
     from tui.export_cli import add_export_command, add_report_command
+    from tui.import_cli import add_import_command
     from tui.train_cli import add_train_command
 
     add_estimate_commands(sub)
     add_train_command(sub)
     add_export_command(sub)
     add_report_command(sub)
+    add_import_command(sub)
     return parser
 
 
@@ -122,6 +125,10 @@ def _run(args_list: list[str], command: bool) -> int:
                 from tui.export_cli import run_export_command, run_report_command
 
                 return (run_export_command if args.command == "export" else run_report_command)(args)
+            if args.command == "import":
+                from tui.import_cli import run_import_command
+
+                return run_import_command(args)
             from tui.estimate_cli import HANDLERS, console
 
             return HANDLERS[args.command](args, console())
