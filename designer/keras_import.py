@@ -530,9 +530,15 @@ def read_keras_design(path: str | os.PathLike[str]) -> KerasImport:
         raise DesignError(f"the model's output shape is {out_shape}; a design ends with a vector of class scores "
                           "(flatten or global_avg_pool, then dense)", source=str(p))
     design = replace(design, classes=out_shape[0])
-    ignored = tuple(f"{what} on {', '.join(on)}" for what, on in reader.ignored.items())
+    ignored = tuple(f"{what} on {_some(on)}" for what, on in reader.ignored.items())
     return KerasImport(design=design, model_class=reader.model_class, keras_layers=reader.layer_count,
                        ignored=ignored)
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """``a, b, c`` or ``a, b, c and 6 more``: enough to find them, short enough for one line."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _output_shape(design: Design, names: dict[int, str], source: str) -> tuple[int, ...]:
