@@ -93,7 +93,7 @@ class _Fail(Exception):
 
 def _read_config(path: Path) -> dict[str, Any]:
     """The model config JSON of a .keras zip or an .h5 file, read without deserialising anything."""
-    suffix = path.suffix.lower()
+    suffix = path.suffix  # case-sensitive, as Keras' own load_model tells the formats apart
     if suffix not in SUFFIXES:
         raise DesignError(f"not a Keras model file: expected {', '.join(SUFFIXES)}, received '{path.suffix}'",
                           source=str(path))
@@ -104,8 +104,11 @@ def _read_config(path: Path) -> dict[str, Any]:
             if not zipfile.is_zipfile(path):
                 raise DesignError("not a .keras file (a .keras file is a zip archive)", source=str(path))
             with zipfile.ZipFile(path) as archive:
-                if "config.json" not in archive.namelist():
-                    raise DesignError("not a .keras file: the archive has no config.json", source=str(path))
+                count = archive.namelist().count("config.json")
+                if count != 1:
+                    # Two would let what we check differ from what Keras reads.
+                    raise DesignError(f"not a .keras file: the archive has {count} config.json entries, not one",
+                                      source=str(path))
                 text = archive.read("config.json").decode("utf-8")
         else:
             # Imported here: h5py loads the HDF5 library (~0.1 s), needed only for .h5 files.
@@ -297,7 +300,8 @@ def _inbound(entry: dict[str, Any], name: str) -> list[str]:
     """The layers a Functional-model layer reads (Keras 3's dict nodes and tf.keras' list nodes)."""
     nodes = entry.get("inbound_nodes") or []
     if len(nodes) > 1:
-        raise _Fail("is called more than once (a shared layer); each layer must be used once")
+        raise _Fail(f"layer '{name}' ({entry.get('class_name')}) is called more than once (a shared layer); "
+                    "each layer must be used once")
     if not nodes:
         return []
     node = nodes[0]
@@ -306,7 +310,8 @@ def _inbound(entry: dict[str, Any], name: str) -> list[str]:
     else:  # tf.keras 2: [[layer, node_index, tensor_index, kwargs], ...]
         history = [(str(t[0]), int(t[1])) for t in node]
     if any(index != 0 for _, index in history):
-        raise _Fail("reads a shared layer's second call; each layer must be used once")
+        raise _Fail(f"layer '{name}' ({entry.get('class_name')}) reads a shared layer's second call; each layer "
+                    "must be used once")
     return [layer for layer, _ in history]
 
 
@@ -341,6 +346,7 @@ class _Reader:
         body = config.get("config")
         if not isinstance(body, dict) or not isinstance(body.get("layers"), list):
             raise _Fail("the model config has no layer list")
+        _check_objects({k: v for k, v in body.items() if k != "layers"}, "model")
         self.nodes: dict[str, _Node] = {}
         self.ignored: dict[str, list[str]] = {}
         self.input_shape: tuple[int, ...] | None = None

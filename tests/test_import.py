@@ -381,6 +381,10 @@ def test_graphs_that_are_not_chains_of_blocks(folder: Path) -> None:
     feature_map = keras.Model(inputs, b)
     with pytest.raises(DesignError, match="output shape is \\(8, 8, 2\\)"):
         load_keras_design(save(feature_map, folder, "map_out", ".keras"))
+    shared = layers.Conv2D(2, 3, padding="same", name="twice")
+    reused = keras.Model(inputs, layers.Dense(2)(layers.Flatten()(shared(shared(inputs)))))
+    with pytest.raises(DesignError, match="layer 'twice' \\(Conv2D\\) is called more than once"):
+        load_keras_design(save(reused, folder, "shared", ".keras"))
     dense_on_map = keras.Model(inputs, layers.Dense(2, name="too_early")(b))
     with pytest.raises(DesignError, match="layer 'too_early': dense needs a flat input"):
         load_keras_design(save(dense_on_map, folder, "dense_map", ".keras"))
@@ -411,6 +415,18 @@ def test_damaged_weights_are_one_line_exit_2(resnet8: dict[str, Path], folder: P
     assert load_keras_design(bad).layers == load_keras_design(resnet8[".keras"]).layers
     err = one_line_refusal(capsys, bad, folder / "bad_weights.toml")
     assert "Keras could not load the model" in err
+
+
+def test_two_configs_in_one_archive_are_refused(resnet8: dict[str, Path], folder: Path) -> None:
+    # Which of two config.json entries a reader takes is the zip library's choice: refuse rather than guess.
+    path = folder / "two_configs.keras"
+    with zipfile.ZipFile(resnet8[".keras"]) as source, zipfile.ZipFile(path, "w") as archive:
+        for n in source.namelist():
+            archive.writestr(n, source.read(n))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("config.json", b"{}")
+    with pytest.raises(DesignError, match="2 config.json entries"):
+        load_keras_design(path)
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
