@@ -196,18 +196,16 @@ def test_generated_residual_designs_round_trip(folder: Path, seed: int) -> None:
 
 def test_generated_designs_cover_nesting_and_projections() -> None:
     # The seeds above must exercise what the importer has to get right, or the round trip proves little.
-    blocks: list[tuple[Residual, int]] = []
-
-    def walk(items: tuple[Item, ...], depth: int) -> None:
-        for item in items:
-            if isinstance(item, Residual):
-                blocks.append((item, depth))
-                walk(item.main + item.shortcut, depth + 1)
-
+    # From the analysis rows: an add row sits at its block's path; shortcut rows below (block path, 1, j).
+    depths, kinds = set(), set()
     for seed in RESIDUAL_SEEDS:
-        walk(random_residual_design(random.Random(seed)).layers, 0)
-    assert {depth for _, depth in blocks} >= {0, 1}
-    assert {block.identity for block, _ in blocks} == {True, False}
+        stats = analyze(random_residual_design(random.Random(seed))).layers
+        projected = {s.path[:-2] for s in stats if s.role == "shortcut"}
+        for s in stats:
+            if s.role == "add":
+                depths.add(len(s.path) // 2)
+                kinds.add("projection" if s.path in projected else "identity")
+    assert depths >= {0, 1} and kinds == {"identity", "projection"}
 
 
 def test_nested_identity_blocks_from_hand_written_graph(folder: Path) -> None:
