@@ -1,57 +1,91 @@
 """Estimate what X-CUBE-AI 10.2 ``analyze`` (ST Edge AI Core 2.2, target stm32l4) reports for a design.
 
-Pure Python, no TensorFlow: the design is lowered to the c-layers X-CUBE-AI generates, then four figures are
+Pure Python, no TensorFlow. The design is lowered once (designer.graph.lower: a graph of ops and tensors with
+lifetimes, residual blocks included), turned into the c-layers X-CUBE-AI generates, and four figures are
 modelled the way the report builds them (Total Flash = weights + library flash, Total RAM = activations +
-library RAM).
+library RAM). Every rule below names the real report that shows it (shared/seed/xcubeai/, transcribed in
+tests/xcubeai_reports.py; tests check all nine: weights and MACC exact, flash within 0.5 %, RAM within 1 %).
 
-What is *measured* (six real reports in the seed, exact to the byte):
+c-layers (the reports' "C-Layers" tables):
 
-* c-layers: a Conv2D/Dense with an activation becomes two c-layers (the op, then a Nonlinearity); an
-  Activation layer is a Nonlinearity; Dropout, SpatialDropout and Flatten vanish. A BatchNorm is folded away
-  when a Dense follows it through only Dropout/Flatten, or when it directly follows a linear Conv/Dense;
-  otherwise it stays as a ScaleBias c-layer (2 floats per channel).
-* float32 weights are 4 B each. With compression, qualifying Dense weights are stored 8-bit (low) or 4-bit
-  (medium/high) plus a 256- or 16-entry float codebook; biases stay float.
-* the summary MACC is the per-layer MACC (designer.layers) of every c-layer that survives (folded BN excluded).
+* Dropout, SpatialDropout and Flatten vanish (every report). An Activation is a Nonlinearity c-layer; a
+  Conv2D/Dense with its own activation is two c-layers, the op then a Nonlinearity (Model2, 32x2: a conv is
+  never fused with its ReLU alone).
+* A BatchNorm folds into the conv/dense that feeds only it through vanished layers and has no activation yet
+  (VGG report: conv -> SpatialDropout -> BN, "-768 vs float model" = both BNs gone; a conv without bias gains
+  one per filter), or forward into a Dense it reaches through dropout/flatten (Model5: BN after Dense(128)).
+  Otherwise it is a ScaleBias c-layer, 2 floats per channel: after a ReLU (the seed's style, every notebook
+  report) and on the network input (VGG and 32x2 reports: input ReLU + BN = Nonlinearity + ScaleBias).
+* Fusion: conv [-> folded BN] [-> activation] -> max/avg pool becomes ONE conv c-layer whose output is the
+  pooled map (VGG report: conv2d_4 = 950,304 MACC = conv 884,768 + ReLU 32,768 + pool 32,768; 6 c-layers).
+  A ScaleBias between them blocks it (the seed's conv -> ReLU -> BN -> pool keeps 4 c-layers: Model2, 32x2),
+  as does any other reader of a tensor in between (a residual shortcut). A pool straight after a linear conv
+  is assumed to fuse too (the fused kernel's activation is optional: ``nl_func``).
+* A residual add is an Eltwise c-layer; the activation after it a separate Nonlinearity (assumed: no report
+  has a block; X-CUBE-AI's generated network.c for residual Keras models, public, shows ``eltwise_N`` then
+  ``nl_N_nl``, the eltwise output in place on the main path's output).
+* MACC: the per-layer MACC of designer.layers for every layer that survives (folded BN counts 0; a fused
+  c-layer is the sum of its layers). The add counts 1 per output element (designer.layers.Add, assumed).
+* Weights: float32 4 B each. Compression low/medium/high stores qualifying Dense weights 8-bit / 4-bit plus a
+  256- / 16-entry float codebook, biases float (course CNN, Model2, 32x2 low/high: ``c4(128x1024)`` = 65,600 B).
+  Which Dense layers qualify is calibrated: those holding >= ``_COMPRESS_MIN_SHARE`` of the float weights
+  (2048x10 of Model2 is, 512x10 of the course CNN and 128x10 of Model5 are not; the notebook ROMs need
+  Model10's 40x128 compressed and its 128x10 not).
 
-What is *modelled and calibrated* (the reports plus the notebook's ROM/RAM strings, see tests/):
+Activations (an address-space allocator replaying the c-layers over the graph's tensor lifetimes):
 
-* Which Dense layers get compressed: those whose float weights are at least ``_COMPRESS_MIN_SHARE`` of all
-  float weights (reports: 2048x10 of Model2 is, 512x10 of the course CNN and 128x10 of Model5 are not; the
-  notebook ROMs need Model10's 40x128 compressed and its 128x10 not).
-* Activations: a small address-space allocator that replays the layers in order. Nonlinearity, ScaleBias,
-  pooling and GAP work in place; a Conv/Dense output goes to free space inside the buffer if it fits, else
-  either next to its input (buffer grows) or overlapping its input. The overlap is row streaming: the output
-  starts at least (kh-1) output rows below the input (the rows the kernel still has to read), and ends at
-  least (kh-1) output rows + the per-row growth before the input's end. The im2col scratch (kh*kw*Cin
-  floats) sits next to the output, away from the input. The network input is never overlapped (the reports
-  keep input + first conv output + scratch = 143,468 B). Consecutive overlapping convs therefore drift
-  downwards and grow the buffer (Model8's three 32-filter convs: 155K). Calibrated on Models 8-11.
-* Library RAM (data+bss) and flash (text+rodata+data): a fixed part plus a cost per c-layer and per tensor
-  (array + tensor descriptors), fitted exactly on the three report architectures (integer costs), with a
-  conv-vs-ScaleBias split (the reports always pair them) taken from Models 9-13, a +500 B flash constant and
-  a lighter runtime for GAP heads (-4,000 B of kernel code, no report: calibrated on the ROMs of Models 7, 9,
-  10, 11, 13). The flash constant costs 0.35 % on the Model2 report and buys Models 1 and 3.
+* Inputs and outputs live inside the buffer. Nonlinearity, ScaleBias, Eltwise, pooling and GAP work in place
+  on an input they read last; a tensor still needed later (a block input feeding the shortcut) stays where it
+  is and the op writes elsewhere, so a block's input lives until its add.
+* A conv/dense output goes to free space if it fits (above its input first), else next to its input (the
+  buffer grows) or overlapping the input it reads last: row streaming, the output starts at least (kh-1)
+  output rows below the input and ends at least (kh-1) rows + the per-row growth before the input's end;
+  the im2col scratch (kh*kw*Cin floats, ``scratch0``) sits next to the output, away from the input. Calibrated
+  on Models 8-11 (three 32-filter convs drift and grow the buffer: 155K).
+* The network input is never overlapped by a plain conv, and stays "the network input" through the layers
+  that work in place on it (course CNN, Model2, Model5: 12,288 + 131,072 + 108 = 143,468 B; 32x2: the same
+  143,468 B behind an input ReLU + BN).
+* A fused conv + pool carries a second scratch, ``scratch1`` = pool rows x conv width x filters (the conv rows
+  one pooled row is made from; public generated network.c: ``conv2d_0_scratch1`` shape (12, 10, 2) for a
+  10-wide 12-filter conv, 2x2 pool), and its pooled output may overlap its input, the network input included
+  (the same public code: a fused conv's output ends 10,304 B inside the network input; this rule gives
+  10,752 B there), by the same streaming rule with pooled rows. VGG report: 51,584 B vs 52,076 B (-0.9 %).
+
+Library RAM (data+bss) and flash (text+rodata+data): a fixed part plus a cost per c-layer and per tensor
+(array + tensor descriptors), fitted exactly on the course CNN, Model2 and Model5 (integer costs), with a
+conv-vs-ScaleBias split (the reports always pair them) taken from Models 9-13, a +500 B flash constant and a
+lighter runtime for GAP heads (-4,000 B of kernel code, no report: calibrated on the ROMs of Models 7, 9, 10,
+11, 13). The fused conv + pool kernel adds 1,564 B of runtime text (VGG report: 11,304 vs 9,740) and one
+scratch tensor per fused c-layer. The flash constant costs 0.35 % on the Model2 report and buys Models 1 and 3.
 
 Known misses against the notebook: Model7's RAM (84K; this model says 86K, 2.4 % high): with 16 first filters
 the real tool seems to overlap the network input, which the reports rule out for 32 filters.
 
-int8 is *uncalibrated* (no report exists): ST's documented scheme is assumed, int8 weights (1 B), int32 biases,
-a float32 scale and an int8 zero point per output channel, 1 B per activation element, a two-column int16
-im2col scratch, and the float library model.
+int8 (``INT8_BASIS``): weights follow the ST model zoo's published int8 figures (STM32H7; X-CUBE-AI 7.3 to
+10.0 and STEdgeAI Core 3.0 all print the same weights, shared/reference/st-model-zoo-int8.json): int8
+weights 1 B, int32 biases 4 B (one per filter of every conv/dense: a folded BN gives a bias), and no
+per-channel quantization parameters in the weights (they live in the network's C file): ResNet-8 = 78,744 B
+= 76.9 KiB published, MobileNet v1 0.25 = 219,844 B = 214.69 KiB published. A ScaleBias that cannot fold is
+a 1x1 depthwise conv in int8 (int8 scale + int32 bias per channel, how designer.tflm hands it to the
+converter). Activations are 1 B per element with a two-column int16 im2col (4 B per kernel tap); the
+library figures reuse the float stm32l4 model (the zoo's H7 runtime/code figures are another series and
+another build: not calibrated).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from designer.design import Analysis, DesignError, LayerStats
+from designer.design import Analysis, LayerStats
 from designer.footprint import Footprint, LayerFootprint
+from designer.graph import Graph, lower
 
 # Dense layers holding at least this share of the float weight bytes are compressed (see module docstring).
 _COMPRESS_MIN_SHARE = 0.025
 _CODEBOOK_BITS = {"none": 0, "low": 8, "medium": 4, "high": 4}
+_VANISH = frozenset({"dropout", "spatial_dropout", "flatten"})
+_IN_PLACE = frozenset({"nl", "sb", "pool", "gap", "eltwise"})
 
 # Library RAM: cifar10_data.o data + a fixed part of cifar10.o, then descriptors per c-layer and per tensor.
 # Fitted exactly on Model2 (5,320), Model5 (7,948) and the course CNN (8,656); conv/ScaleBias split on
@@ -60,13 +94,15 @@ _RAM_FIXED = 88 + 420
 _RAM_PER_CLAYER = 96
 _RAM_PER_TENSOR = 84
 _CONV_EXTRA = 48  # added to each conv c-layer, taken from each ScaleBias
-_TENSORS = {"conv": 4, "nl": 1, "sb": 3, "pool": 1, "gap": 1, "dense": 3}  # output, weights, bias, scratch
+# output, weights, bias, scratch (a fused conv + pool has a second scratch); an eltwise has its output only.
+_TENSORS = {"conv": 4, "nl": 1, "sb": 3, "pool": 1, "gap": 1, "dense": 3, "eltwise": 1}
 _BSS_FIXED = 124
-_BSS_PER_CLAYER = {"nl": 12, "pool": 12, "gap": 12, "dense": 12}
+_BSS_PER_CLAYER = {"nl": 12, "pool": 12, "gap": 12, "dense": 12, "eltwise": 12}
 
 # Library flash: runtime kernels (NetworkRuntime1020_CM4_GCC.a), toolchain, cifar10_data.o and cifar10.o
 # text (pointer set-up per activation array and per weight array), rodata (8 B per c-layer) and data.
 _RUNTIME_TEXT = 9_740
+_RUNTIME_TEXT_FUSED_POOL = 11_304 - 9_740  # the fused conv + pool kernel (VGG report)
 _RUNTIME_TEXT_GAP_HEAD = -4_000  # calibrated on notebook ROMs, no report has a GAP head
 _TOOLCHAIN = 614 + 24
 _DATA_OBJ = 48 + 16 + 88
@@ -76,69 +112,119 @@ _TEXT_PER_WEIGHT_ARRAY = 20
 _TEXT_PER_COMPRESSED = 8
 _RODATA_PER_CLAYER = 8
 
+INT8_BASIS = ("int8 X-CUBE-AI weights follow the ST model zoo's published int8 figures (STM32H7, X-CUBE-AI "
+              "7.3-10.0 / STEdgeAI Core 3.0: same weights); activations and library use the X-CUBE-AI 10.2 "
+              "stm32l4 float model with 1 B elements (uncalibrated: ResNet-8 is 7 % under the published range)")
+"""Which tool version and series an int8 X-CUBE-AI figure follows (shown by the README and the CLI/app)."""
+
 
 @dataclass
 class _CLayer:
-    """One generated c-layer: its kind, the design layer it comes from and its activation sizes."""
+    """One generated c-layer: its kind, the analysis rows it comes from, its tensors and sizes."""
 
-    kind: str  # conv, nl, sb, pool, gap, dense
-    index: int
+    kind: str  # conv, nl, sb, pool, gap, dense, eltwise
+    rows: list[int]  # analysis rows merged into it (the first is the op's own row)
+    inputs: tuple[int, ...]  # tensor ids (designer.graph), after dropped and folded layers
+    output: int
     in_bytes: int
     out_bytes: int
     scratch_bytes: int = 0
     kernel_rows: int = 1
     out_rows: int = 1
-    weights_bytes: int = 0
+    weights: dict[int, int] = field(default_factory=dict)  # weight bytes by analysis row
     compressed: bool = False
+    linear: bool = True  # a conv/dense whose output is still the raw product (a BN after it folds)
+    pool: tuple[int, int] | None = None  # the (rows, cols) of a fused pool window
 
 
-def _next_kind(layers: tuple[LayerStats, ...], i: int, skip: tuple[str, ...]) -> str:
-    j = i + 1
-    while j < len(layers) and layers[j].layer.kind in skip:
-        j += 1
-    return layers[j].layer.kind if j < len(layers) else ""
+def _real_consumers(graph: Graph, tensor: int) -> list[int]:
+    """The nodes reading ``tensor``, looking through the layers that vanish (dropout, flatten)."""
+    out: list[int] = []
+    for n in graph.tensors[tensor].consumers:
+        node = graph.nodes[n]
+        if node.stats.layer.kind in _VANISH:
+            out += _real_consumers(graph, node.output)
+        else:
+            out.append(n)
+    return out
 
 
-def _bn_folded(layers: tuple[LayerStats, ...], i: int) -> bool:
-    # Forward into a Dense reached through identity layers, or backward into a linear Conv/Dense.
-    if _next_kind(layers, i, ("dropout", "spatial_dropout", "flatten")) == "dense":
-        return True
-    prev = layers[i - 1].layer if i else None
-    return prev is not None and prev.kind in ("conv2d", "depthwise_conv2d", "dense") \
-        and prev.activation_fn == "linear"
+def _weights_bytes(s: LayerStats, dtype: str, channels: int, extra_bias: int = 0) -> int:
+    """A conv/dense's weights: float32 4 B each; int8 weights 1 B and int32 biases (no per-channel params)."""
+    if dtype == "float32":
+        return 4 * (s.params_total + extra_bias)
+    n_bias = (channels if getattr(s.layer, "use_bias", True) else 0) + extra_bias
+    return (s.params_total - (n_bias - extra_bias)) + 4 * n_bias
 
 
-def _lower(analysis: Analysis, dtype: str, compression: str) -> list[_CLayer]:
-    """The c-layers X-CUBE-AI generates, with weights bytes under ``dtype``/``compression``."""
+def _lower(graph: Graph, dtype: str, compression: str) -> list[_CLayer]:
+    """The c-layers X-CUBE-AI generates for the graph, before fusion (see _fuse)."""
     elem = 1 if dtype == "int8" else 4
-    layers = analysis.layers
-    total_float = 4 * sum(s.params_trainable for s in layers)
+    total_float = 4 * sum(n.stats.params_trainable for n in graph.nodes)
+    alias: dict[int, int] = {}  # tensor -> the tensor holding its data (a dropped or folded layer's output)
+    made: dict[int, _CLayer] = {}  # real tensor -> the c-layer writing it
     out: list[_CLayer] = []
-    for s in layers:
-        layer, kind = s.layer, s.layer.kind
-        in_b, out_b = math.prod(s.input_shape) * elem, math.prod(s.output_shape) * elem
+
+    def size(t: int) -> int:
+        return graph.tensors[t].elements * elem
+
+    def own_activation(c: _CLayer, s: LayerStats) -> None:
+        # The op writes a tensor of its own (numbered past the graph's), its Nonlinearity reads it.
+        raw = len(graph.tensors) + s.index
+        c.output, c.linear = raw, False
+        made[raw] = c
+        emit(_CLayer("nl", [s.index], (raw,), node.output, c.out_bytes, c.out_bytes))
+
+    def emit(c: _CLayer) -> _CLayer:
+        out.append(c)
+        made[c.output] = c
+        return c
+
+    for node in graph.nodes:
+        s, layer, kind = node.stats, node.stats.layer, node.stats.layer.kind
+        ins = tuple(alias.get(t, t) for t in node.inputs)
+        t_in, t_out = ins[0], node.output
+        if kind in _VANISH:
+            alias[t_out] = t_in
+            continue
         if kind in ("conv2d", "depthwise_conv2d"):
             kh, kw = layer.kernel  # type: ignore[attr-defined]
             cin, cout = s.input_shape[-1], s.output_shape[-1]
             # im2col: one kernel column of floats (float32), or two columns unpacked to int16 (int8):
             # 4 B per kernel tap either way. Depthwise kernels need none.
             scratch = 0 if kind == "depthwise_conv2d" else kh * kw * cin * 4
-            out.append(_CLayer("conv", s.index, in_b, out_b, scratch, kh, s.output_shape[0],
-                               _weights_bytes(s, dtype, cout)))
+            c = emit(_CLayer("conv", [s.index], ins, t_out, size(t_in), size(t_out), scratch, kh,
+                             s.output_shape[0], {s.index: _weights_bytes(s, dtype, cout)}))
             if layer.activation_fn != "linear":
-                out.append(_CLayer("nl", s.index, out_b, out_b))
+                own_activation(c, s)
         elif kind == "batchnorm":
-            if not _bn_folded(layers, s.index):
-                # Scale and bias per channel, kept float32 in both dtypes.
-                wb = 2 * s.output_shape[-1] * 4
-                out.append(_CLayer("sb", s.index, in_b, out_b, weights_bytes=wb))
+            prev = made.get(t_in)
+            after = _real_consumers(graph, t_out)
+            into_dense = len(after) == 1 and graph.nodes[after[0]].stats.layer.kind == "dense"
+            if prev is not None and prev.kind in ("conv", "dense") and prev.linear \
+                    and len(_real_consumers(graph, t_in)) == 1:
+                # Folded backward into the conv/dense that feeds only it; a conv without bias gains one.
+                row = prev.rows[0]
+                if not getattr(graph.nodes[row].stats.layer, "use_bias", True):
+                    prev.weights[row] = _weights_bytes(graph.nodes[row].stats, dtype, s.output_shape[-1],
+                                                       s.output_shape[-1])
+                alias[t_out] = t_in
+            elif into_dense:
+                alias[t_out] = t_in  # folded forward into the Dense it reaches through dropout/flatten
+            else:
+                # A ScaleBias: scale and bias per channel (float32; int8: a 1x1 depthwise, int8 + int32).
+                ch = s.output_shape[-1]
+                emit(_CLayer("sb", [s.index], ins, t_out, size(t_in), size(t_out),
+                             weights={s.index: ch * (8 if dtype == "float32" else 5)}))
         elif kind == "activation":
-            if layer.activation_fn != "linear":
-                out.append(_CLayer("nl", s.index, in_b, out_b))
+            if layer.activation_fn == "linear":
+                alias[t_out] = t_in
+            else:
+                emit(_CLayer("nl", [s.index], ins, t_out, size(t_in), size(t_out)))
         elif kind in ("maxpool", "avgpool"):
-            out.append(_CLayer("pool", s.index, in_b, out_b))
+            emit(_CLayer("pool", [s.index], ins, t_out, size(t_in), size(t_out)))
         elif kind == "global_avg_pool":
-            out.append(_CLayer("gap", s.index, in_b, out_b))
+            emit(_CLayer("gap", [s.index], ins, t_out, size(t_in), size(t_out)))
         elif kind == "dense":
             units, n_in = s.output_shape[-1], s.input_shape[-1]
             n_w = n_in * units
@@ -149,107 +235,188 @@ def _lower(analysis: Analysis, dtype: str, compression: str) -> list[_CLayer]:
                 wb = math.ceil(n_w * bits / 8) + 4 * (2 ** bits) + 4 * bias
             else:
                 wb = _weights_bytes(s, dtype, units)
-            out.append(_CLayer("dense", s.index, in_b, out_b, weights_bytes=wb, compressed=compressed))
+            c = emit(_CLayer("dense", [s.index], ins, t_out, size(t_in), size(t_out), weights={s.index: wb},
+                             compressed=compressed))
             if layer.activation_fn != "linear":
-                out.append(_CLayer("nl", s.index, out_b, out_b))
+                own_activation(c, s)
+        elif kind == "add":
+            c = emit(_CLayer("eltwise", [s.index], ins, t_out, size(t_in), size(t_out)))
+            if layer.activation_fn != "linear":
+                own_activation(c, s)
     return out
 
 
-def _weights_bytes(s: LayerStats, dtype: str, channels: int) -> int:
-    if dtype == "float32":
-        return 4 * s.params_total
-    use_bias = bool(getattr(s.layer, "use_bias", True))
-    n_bias = channels if use_bias else 0
-    # int8 weights, int32 biases, per-channel float32 scale + int8 zero point.
-    return (s.params_total - n_bias) + 4 * n_bias + 5 * channels
+def _readers(clayers: list[_CLayer]) -> dict[int, int]:
+    """How many c-layers read each tensor."""
+    count: dict[int, int] = {}
+    for c in clayers:
+        for t in c.inputs:
+            count[t] = count.get(t, 0) + 1
+    return count
+
+
+def _fuse(clayers: list[_CLayer], graph: Graph, elem: int) -> list[_CLayer]:
+    """Fold each pool into the conv before it: conv [-> Nonlinearity] -> pool becomes one c-layer whose output
+    is the pooled map, when every tensor in between has no other reader (see the module docstring)."""
+    readers = _readers(clayers)
+    by_output = {c.output: c for c in clayers}
+    gone: set[int] = set()
+    for p in clayers:
+        if p.kind != "pool":
+            continue
+        chain = [by_output.get(p.inputs[0])]
+        if chain[0] is not None and chain[0].kind == "nl":
+            chain.append(by_output.get(chain[0].inputs[0]))
+        conv = chain[-1]
+        if conv is None or conv.kind != "conv" or conv.pool is not None \
+                or any(readers.get(c.output, 0) != 1 for c in chain if c is not None):
+            continue
+        layer = graph.nodes[p.rows[0]].stats.layer
+        conv_out = graph.nodes[conv.rows[0]].stats.output_shape
+        # scratch1: the conv output rows one pooled row is made from (pool rows x width x filters).
+        conv.scratch_bytes += layer.pool[0] * conv_out[1] * conv_out[2] * elem  # type: ignore[attr-defined]
+        conv.pool = layer.pool  # type: ignore[attr-defined]
+        conv.rows += [r for c in chain[:-1] for r in c.rows] + p.rows
+        conv.output, conv.out_bytes = p.output, p.out_bytes
+        conv.out_rows = graph.nodes[p.rows[0]].stats.output_shape[0]
+        gone.update(id(c) for c in chain[:-1])
+        gone.add(id(p))
+    return [c for c in clayers if id(c) not in gone]
 
 
 class _Arena:
     """Linear address space of the activations buffer; it may grow at either end."""
 
-    def __init__(self, input_bytes: int) -> None:
+    def __init__(self, input_tensor: int, input_bytes: int) -> None:
         self.lo, self.hi = 0, input_bytes
-        self.cur = (0, input_bytes)  # the live tensor (start, end)
-        self.is_network_input = True
+        self.live: dict[int, tuple[int, int]] = {input_tensor: (0, input_bytes)}
+        # The network input's buffer (kept by the layers working in place on it) is never overlapped.
+        self.network_input = {input_tensor}
 
-    def _free_output_start(self, c: _CLayer) -> int | None:
-        # Only the current tensor is live in a sequential model: free space lies on either side of it.
-        # The scratch goes on the output's side away from the input.
-        start, end = self.cur
-        need = c.out_bytes + c.scratch_bytes
-        if self.hi - end >= need:
-            return end
-        if start - self.lo >= need:
-            return start - c.out_bytes
+    def _gap(self, need: int, start: int, end: int) -> int | None:
+        """Start of free space for ``need`` bytes: above the input first, then below it, then anywhere."""
+        taken = sorted(self.live.values())
+        free, cursor = [], self.lo
+        for a, b in taken:
+            if a > cursor:
+                free.append((cursor, a))
+            cursor = max(cursor, b)
+        if self.hi > cursor:
+            free.append((cursor, self.hi))
+        for a, b in free:
+            if a == end and b - a >= need:
+                return a
+        for a, b in free:
+            if b == start and b - a >= need:
+                return b - need
+        for a, b in free:
+            if b - a >= need:
+                return a
         return None
 
-    def place(self, c: _CLayer) -> int:
-        """Place c's output (and scratch); return the bytes spanned while c runs."""
-        start, end = self.cur
-        if c.kind in ("nl", "sb", "pool", "gap"):
+    def place(self, c: _CLayer, dies: set[int]) -> int:
+        """Place c's output (and scratch); free the inputs it reads last; return the bytes spanned while it runs."""
+        regions = [self.live[t] for t in c.inputs if t in self.live]
+        start, end = self.live[c.inputs[0]]
+        in_place = next((t for t in c.inputs if t in dies), None) if c.kind in _IN_PLACE else None
+        if in_place is not None:
             # Element-wise ops work in place; pooling writes each output behind the window it has read.
-            self.cur = (start, start + c.out_bytes)
-            self.is_network_input = False
-            return end - start
-        need = c.out_bytes + c.scratch_bytes
-        out_start = self._free_output_start(c)
-        if out_start is not None:
-            span = (min(start, out_start - c.scratch_bytes), max(end, out_start + need))
-            self.cur = (out_start, out_start + c.out_bytes)
+            a, _ = self.live[in_place]
+            out = (a, a + c.out_bytes)
+            if in_place in self.network_input:
+                self.network_input.add(c.output)
+            span = self._span(regions + [out])
         else:
-            # Grow: next to the input (above), or overlapping it when allowed, whichever keeps the buffer smaller.
-            above = (start, end + need)
-            options = [(max(self.hi, above[1]) - self.lo, "above")]
-            if c.kind == "conv" and not self.is_network_input:
-                row = c.out_bytes // max(c.out_rows, 1)
-                growth = max(0, row - c.in_bytes // max(c.out_rows, 1))
-                margin_start = (c.kernel_rows - 1) * row
-                margin_end = (c.kernel_rows - 1) * row + growth
-                out_start = min(start - margin_start, end - margin_end - c.out_bytes)
-                options.append((self.hi - min(self.lo, out_start - c.scratch_bytes), "overlap"))
-            best = min(options, key=lambda o: o[0])[1]
-            if best == "above":
-                out_start = end
-                span = above
-                self.hi = max(self.hi, above[1])
+            need = c.out_bytes + c.scratch_bytes
+            gap = self._gap(need, start, end)
+            if gap is not None:
+                # The scratch goes on the output's side away from the input.
+                out_start = gap if gap >= end else gap + c.scratch_bytes
+                out = (out_start, out_start + c.out_bytes)
+                span = self._span(regions + [(gap, gap + need)])
             else:
-                span = (out_start - c.scratch_bytes, end)
-                self.lo = min(self.lo, span[0])
-            self.cur = (out_start, out_start + c.out_bytes)
-        self.is_network_input = False
-        return span[1] - span[0]
+                out, span = self._grow(c, start, end, dies, regions)
+        for t in c.inputs:
+            if t in dies:
+                self.live.pop(t, None)
+        self.live[c.output] = out
+        return span
+
+    def _span(self, regions: list[tuple[int, int]]) -> int:
+        every = list(self.live.values()) + regions
+        return max(b for _, b in every) - min(a for a, _ in every)
+
+    def _grow(self, c: _CLayer, start: int, end: int, dies: set[int],
+              regions: list[tuple[int, int]]) -> tuple[tuple[int, int], int]:
+        # Grow: next to the input (above), or overlapping it when allowed, whichever keeps the buffer smaller.
+        need = c.out_bytes + c.scratch_bytes
+        above_start = end if all(b <= end for a, b in self.live.values()) else self.hi
+        options = [(max(self.hi, above_start + need) - self.lo, "above")]
+        overlap_start = 0
+        if c.kind == "conv" and c.inputs[0] in dies and (c.pool is not None or c.inputs[0] not in self.network_input):
+            row = c.out_bytes // max(c.out_rows, 1)
+            growth = max(0, row - c.in_bytes // max(c.out_rows, 1))
+            margin_start = (c.kernel_rows - 1) * row
+            margin_end = (c.kernel_rows - 1) * row + growth
+            overlap_start = min(start - margin_start, end - margin_end - c.out_bytes)
+            clear = all(b <= overlap_start - c.scratch_bytes or a >= overlap_start + c.out_bytes
+                        for t, (a, b) in self.live.items() if t != c.inputs[0])
+            if clear:
+                options.append((self.hi - min(self.lo, overlap_start - c.scratch_bytes), "overlap"))
+        best = min(options, key=lambda o: o[0])[1]
+        if best == "above":
+            out = (above_start, above_start + c.out_bytes)
+            self.hi = max(self.hi, above_start + need)
+            return out, self._span(regions + [(above_start, above_start + need)])
+        self.lo = min(self.lo, overlap_start - c.scratch_bytes)
+        out = (overlap_start, overlap_start + c.out_bytes)
+        return out, self._span(regions + [(overlap_start - c.scratch_bytes, end)])
 
 
 def _library(clayers: list[_CLayer]) -> tuple[int, int]:
     """(flash, RAM) bytes of the runtime library for these c-layers."""
     n = len(clayers)
-    tensors = 1 + sum(_TENSORS[c.kind] for c in clayers)
+    fused = sum(c.pool is not None for c in clayers)
+    tensors = 1 + sum(_TENSORS[c.kind] for c in clayers) + fused
     conv_extra = _CONV_EXTRA * sum((c.kind == "conv") - (c.kind == "sb") for c in clayers)
     data_bss = _RAM_FIXED + _RAM_PER_CLAYER * n + _RAM_PER_TENSOR * tensors + conv_extra
     bss = _BSS_FIXED + sum(_BSS_PER_CLAYER.get(c.kind, 0) for c in clayers)
-    act_arrays = 1 + n + sum(c.kind == "conv" for c in clayers)
+    act_arrays = 1 + n + sum(c.kind == "conv" for c in clayers) + fused
     weight_arrays = 2 * sum(c.kind in ("conv", "sb", "dense") for c in clayers)
     text = (_RUNTIME_TEXT + (_RUNTIME_TEXT_GAP_HEAD if any(c.kind == "gap" for c in clayers) else 0)
+            + (_RUNTIME_TEXT_FUSED_POOL if fused else 0)
             + _NET_TEXT_FIXED + _TEXT_PER_ACT_ARRAY * act_arrays + _TEXT_PER_WEIGHT_ARRAY * weight_arrays
             + _TEXT_PER_COMPRESSED * sum(c.compressed for c in clayers))
     flash = text + _TOOLCHAIN + _RODATA_PER_CLAYER * n + (data_bss - 88 - bss) + _DATA_OBJ
     return flash, data_bss
 
 
+def lower_clayers(analysis: Analysis, dtype: str = "float32", compression: str = "none") -> list[_CLayer]:
+    """The c-layers X-CUBE-AI generates for an analysed design (fused, folded, dropped layers merged)."""
+    graph = lower(analysis)
+    return _fuse(_lower(graph, dtype, compression), graph, 1 if dtype == "int8" else 4)
+
+
 def estimate_xcubeai(analysis: Analysis, *, dtype: str, compression: str) -> Footprint:
-    """Footprint as X-CUBE-AI 10.2 ``analyze`` would report it (float32 calibrated, int8 uncalibrated)."""
-    if any(s.role for s in analysis.layers):  # a linear chain only, until it walks designer.graph
-        raise DesignError("residual blocks are not supported by the X-CUBE-AI estimator yet")
-    clayers = _lower(analysis, dtype, compression)
+    """Footprint as X-CUBE-AI 10.2 ``analyze`` would report it (float32: stm32l4 reports; int8: see NOTE_INT8)."""
+    graph = lower(analysis)
     elem = 1 if dtype == "int8" else 4
-    arena = _Arena(math.prod(analysis.design.input_shape) * elem)
+    clayers = _fuse(_lower(graph, dtype, compression), graph, elem)
+    last: dict[int, int] = {}
+    for pos, c in enumerate(clayers):
+        for t in c.inputs:
+            last[t] = pos
+    last[graph.output_tensor] = len(clayers)
+    arena = _Arena(graph.input_tensor, graph.tensors[graph.input_tensor].elements * elem)
     live: dict[int, int] = {}
     weights: dict[int, int] = {}
-    for c in clayers:
-        span = arena.place(c)
-        live[c.index] = max(live.get(c.index, 0), span)
-        weights[c.index] = weights.get(c.index, 0) + c.weights_bytes
-    kept = {c.index for c in clayers}
+    for pos, c in enumerate(clayers):
+        span = arena.place(c, {t for t in c.inputs if last.get(t) == pos})
+        for r in c.rows:
+            live[r] = max(live.get(r, 0), span)
+        for r, wb in c.weights.items():
+            weights[r] = weights.get(r, 0) + wb
+    kept = {r for c in clayers for r in c.rows}
     rows = tuple(
         LayerFootprint(index=s.index, kind=s.layer.kind, output_shape=s.output_shape, params=s.params_total,
                        macc=s.macc if s.index in kept else 0, weights_bytes=weights.get(s.index, 0),

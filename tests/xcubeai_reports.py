@@ -1,8 +1,9 @@
-"""Figures transcribed from the six real X-CUBE-AI 10.2 ``analyze`` reports in shared/seed/xcubeai/.
+"""Figures transcribed from the nine real X-CUBE-AI 10.2 reports in shared/seed/xcubeai/ (``analyze`` or ``generate``).
 
 One entry per report: the design file that reproduces the analysed model (tests/data/xcubeai/), the options,
 and the report's own numbers. ``lib_flash`` is text + rodata + data and ``lib_ram`` is data + bss of its
-"RT total" row; total flash/RAM are its "Total Flash"/"Total Ram" lines.
+"RT total" row; total flash/RAM are its "Total Flash"/"Total Ram" lines (a ``generate`` report has no such
+lines: they are its summary's "TOTAL" row, which is the same sum).
 """
 
 from __future__ import annotations
@@ -41,4 +42,14 @@ REPORTS: tuple[Report, ...] = (
            125_928, 143_468, 16_658, 5_320, 142_586, 148_788),
     Report("notebook-model5_compression-high.txt", "notebook-model5", "high", 551_722, 39_299_168,
            1_288_424, 143_468, 19_674, 7_948, 1_308_098, 151_416),
+    # Input ReLU + BN (kept: Nonlinearity + ScaleBias), then conv -> BN (folded) -> ReLU -> MaxPool fused into
+    # one c-layer whose output is the pooled map; "analyze" run.
+    Report("project-vgg-input-bn-fused-pool_compression-none.txt", "project-vgg-input-bn-fused-pool", "none",
+           60_560, 5_752_064, 241_472, 52_076, 15_262, 2_720, 256_734, 54_796),
+    # Input ReLU + BN, two full-resolution 32-filter convs in the seed's style (BN after the ReLU: no fusion);
+    # "generate" runs, 28 c-layers.
+    Report("project-32x2-64x2-128-256-d128_compression-high.txt", "project-32x2-64x2-128-256-d128", "high",
+           568_240, 34_450_656, 1_814_272, 143_468, 20_478, 8_656, 1_834_750, 152_124),
+    Report("project-32x2-64x2-128-256-d128_compression-low.txt", "project-32x2-64x2-128-256-d128", "low",
+           568_240, 34_450_656, 1_880_768, 143_468, 20_478, 8_656, 1_901_246, 152_124),
 )
