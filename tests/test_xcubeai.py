@@ -3,14 +3,32 @@ published int8 weights; residual blocks over the lowering."""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 import pytest
 
-from designer.design import analyze
+from designer.design import Design, analyze
 from designer.designfile import load
 from designer.footprint import estimate, format_size
-from designer.xcubeai import estimate_xcubeai
+from designer.generate import random_residual_design
+from designer.layers import (
+    Activation,
+    AvgPool,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    DepthwiseConv2D,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Item,
+    Layer,
+    MaxPool,
+    Residual,
+)
+from designer.xcubeai import estimate_xcubeai, lower_clayers
 from presets import load_preset
 from tests.xcubeai_reports import REPORTS, Report
 
@@ -152,3 +170,146 @@ def test_int8_is_smaller_and_sane() -> None:
 ])
 def test_format_size(n_bytes: int, text: str) -> None:
     assert format_size(n_bytes) == text
+
+
+# ---- residual blocks and int8, against the ST model zoo's published figures (shared/reference) ----
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "st-model-zoo-int8.json"
+
+
+def _kib_matches(n_bytes: int, published_kib: float) -> bool:
+    """Whether a byte count prints as the published KiB figure (two decimals, as the zoo's READMEs round)."""
+    return round(n_bytes / 1024, 2) == pytest.approx(published_kib, abs=0.005)
+
+
+def _resnet_v1(depth: int, classes: int) -> Design:
+    """The Keras-example ResNet v1 the zoo's resnetv1.py builds: 16/32/64 filters, (depth - 2) / 6 blocks a stack."""
+    def cbr(filters: int, stride: int = 1, relu: bool = True) -> tuple[Layer, ...]:
+        conv = Conv2D(filters=filters, strides=(stride, stride), activation="linear")
+        return (conv, BatchNorm(), Activation(activation="relu")) if relu else (conv, BatchNorm())
+
+    items: list[Item] = list(cbr(16))
+    for stack, filters in enumerate((16, 32, 64)):
+        for block in range((depth - 2) // 6):
+            stride = 2 if stack and not block else 1
+            shortcut = (Conv2D(filters=filters, kernel=(1, 1), strides=(2, 2), activation="linear"),) \
+                if stride == 2 else ()
+            items.append(Residual(main=cbr(filters, stride) + cbr(filters, relu=False), shortcut=shortcut))
+    items += [AvgPool(pool=(8, 8)), Flatten(), Dense(units=classes, activation="softmax")]
+    return Design(f"resnet{depth}", tuple(items), classes=classes)
+
+
+def _mobilenet_v1(alpha: float, input_shape: tuple[int, int, int], classes: int) -> Design:
+    """Keras MobileNet (include_top=False) + GAP + Dense, as the zoo's mobilenetv1.py: no biases before BN."""
+    def f(n: int) -> int:
+        return int(n * alpha)
+
+    items: list[Layer] = [Conv2D(filters=f(32), strides=(2, 2), activation="linear", use_bias=False), BatchNorm(),
+                          Activation(activation="relu6")]
+    plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    for filters, stride in plan:
+        items += [DepthwiseConv2D(strides=(stride, stride), activation="linear", use_bias=False), BatchNorm(),
+                  Activation(activation="relu6"),
+                  Conv2D(filters=f(filters), kernel=(1, 1), activation="linear", use_bias=False), BatchNorm(),
+                  Activation(activation="relu6")]
+    items += [GlobalAvgPool(), Dropout(), Dense(units=classes, activation="softmax")]
+    return Design("mobilenet_v1", tuple(items), input_shape=input_shape, classes=classes)
+
+
+def _published(model_prefix: str, input_text: str = "") -> list[dict]:
+    rows = json.loads(REFERENCE.read_text())["st_model_zoo"]
+    return [r for r in rows if r["model"].startswith(model_prefix) and (not input_text or r["input"] == input_text)]
+
+
+def test_resnet8_int8_weights_equal_the_published_figure() -> None:
+    fp = estimate(load_preset("resnet8"), runtime="xcubeai", dtype="int8", compression="none")
+    published = {r["weights_flash_kib"] for r in _published("ResNet v1 8")}
+    assert published == {76.9}
+    # int8 weights + int32 biases, nothing per channel: 77,360 + 4 x 346 = 78,744 B = 76.90 KiB.
+    assert fp.weights_bytes == 78_744
+    assert round(fp.weights_bytes / 1024, 1) == 76.9
+
+
+def test_resnet8_int8_activations_against_the_published_range() -> None:
+    fp = estimate(load_preset("resnet8"), runtime="xcubeai", dtype="int8", compression="none")
+    published = [r["activation_ram_kib"] * 1024 for r in _published("ResNet v1 8")]
+    lo, hi = min(published), max(published)  # 55.28 KiB (X-CUBE-AI 7.3) .. 62.51 KiB (9.1, 10.0, STEdgeAI 3.0)
+    # The three 16 KiB tensors of stack 1 (block input, two main-path outputs) are the floor of any allocator.
+    assert fp.activations_bytes >= 3 * 16_384
+    assert fp.activations_bytes == pytest.approx(lo, rel=0.10)
+    assert fp.activations_bytes < hi
+
+
+def test_resnet32_int8_weights_equal_the_published_figure() -> None:
+    fp = estimate(_resnet_v1(32, 100), runtime="xcubeai", dtype="int8", compression="none")
+    assert {r["weights_flash_kib"] for r in _published("ResNet v1 32")} == {464.38}
+    assert _kib_matches(fp.weights_bytes, 464.38)
+
+
+@pytest.mark.parametrize(("input_shape", "published_kib"), [((96, 96, 3), 214.69), ((96, 96, 1), 214.55),
+                                                            ((224, 224, 3), 214.69)])
+def test_mobilenet_v1_025_int8_weights_equal_the_published_figure(input_shape: tuple[int, int, int],
+                                                                   published_kib: float) -> None:
+    rows = _published("MobileNet v1 0.25", "x".join(map(str, input_shape)))
+    assert published_kib in {r["weights_flash_kib"] for r in rows if r["tool"] == "X-CUBE-AI 10.0.0"}
+    fp = estimate(_mobilenet_v1(0.25, input_shape, 5), runtime="xcubeai", dtype="int8", compression="none")
+    assert _kib_matches(fp.weights_bytes, published_kib)
+
+
+def test_residual_add_is_an_eltwise_c_layer_and_the_block_input_lives_until_it() -> None:
+    analysis = analyze(load_preset("resnet8"))
+    clayers = lower_clayers(analysis)
+    kinds = [c.kind for c in clayers]
+    assert kinds.count("eltwise") == 3
+    # The activation after each add is its own Nonlinearity, right after the Eltwise.
+    assert all(kinds[i + 1] == "nl" for i, k in enumerate(kinds) if k == "eltwise")
+    fp = estimate_xcubeai(analysis, dtype="float32", compression="none")
+    # Stack 1 (identity shortcut, 32x32x16 floats = 64 KiB a tensor): block input + two main-path outputs.
+    first_add = next(r for r in fp.layers if r.kind == "add")
+    assert fp.activations_bytes >= 3 * 65_536
+    assert max(r.ram_bytes for r in fp.layers if r.index < first_add.index) >= 3 * 65_536
+
+
+def test_residual_blocks_fold_their_bns_but_a_shortcut_blocks_fusion() -> None:
+    analysis = analyze(load_preset("model19"))
+    fp = estimate_xcubeai(analysis, dtype="float32", compression="none")
+    # A BN straight after a (linear, bias-less) conv folds: 0 MACC, and the conv gains a float bias per filter.
+    after_conv = [s.index for s in analysis.layers if s.layer.kind == "batchnorm"
+                  and analysis.layers[s.index - 1].layer.kind == "conv2d"]
+    assert after_conv and all(fp.layers[i].macc == 0 == fp.layers[i].weights_bytes for i in after_conv)
+    for i in after_conv:
+        conv = analysis.layers[i - 1]
+        assert fp.layers[i - 1].weights_bytes == 4 * (conv.params_total + conv.output_shape[-1])
+    # Block A's extra BN after the main path's last ReLU cannot fold: a ScaleBias.
+    assert any(r.kind == "batchnorm" and r.weights_bytes == 8 * r.output_shape[-1] for r in fp.layers)
+    # A block whose output feeds a pool through its ReLU: the add is not a conv, so the pool stays a Pool.
+    clayers = lower_clayers(analyze(load_preset("model19")))
+    assert "pool" in [c.kind for c in clayers]
+
+
+def test_fusion_needs_a_single_reader() -> None:
+    conv = Conv2D(filters=8, activation="linear")
+    fused = Design("fused", (conv, BatchNorm(), Activation(), MaxPool(), Flatten(), Dense(units=10)),
+                   input_shape=(32, 32, 8))
+    kinds = [c.kind for c in lower_clayers(analyze(fused))]
+    assert kinds == ["conv", "dense"]
+    # The same conv feeding a block (its main path and its identity shortcut) has two readers: its BN stays a
+    # ScaleBias, and the pool after the add has no conv to fuse into.
+    block = Design("block", (conv, Residual(main=(BatchNorm(),), activation="linear"), MaxPool(), Flatten(),
+                             Dense(units=10)), input_shape=(32, 32, 8))
+    kinds = [c.kind for c in lower_clayers(analyze(block))]
+    assert kinds == ["conv", "sb", "eltwise", "pool", "dense"]
+
+
+def test_every_generated_residual_design_estimates() -> None:
+    rng = random.Random(11)
+    for _ in range(100):
+        design = random_residual_design(rng)
+        analysis = analyze(design)
+        for dtype in ("float32", "int8"):
+            fp = estimate_xcubeai(analysis, dtype=dtype, compression="none")
+            # Every c-layer's input and output fit (an in-place one shares them; a fused conv's full-size
+            # output never exists, only its pooled map).
+            for c in lower_clayers(analysis, dtype):
+                assert fp.activations_bytes >= max(c.in_bytes, c.out_bytes)
+            assert sum(r.weights_bytes for r in fp.layers) == fp.weights_bytes
