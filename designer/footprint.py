@@ -45,6 +45,7 @@ class Footprint:
     activations_bytes: int  # activations buffer (xcubeai) / tensor arena (tflm)
     runtime_ram_bytes: int  # runtime library data in RAM
     layers: tuple[LayerFootprint, ...]
+    note: str = ""  # which tool version and series the figures follow (e.g. X-CUBE-AI int8: the ST model zoo)
 
     @property
     def flash_bytes(self) -> int:

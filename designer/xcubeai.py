@@ -64,12 +64,18 @@ the real tool seems to overlap the network input, which the reports rule out for
 int8 (``INT8_BASIS``): weights follow the ST model zoo's published int8 figures (STM32H7; X-CUBE-AI 7.3 to
 10.0 and STEdgeAI Core 3.0 all print the same weights, shared/reference/st-model-zoo-int8.json): int8
 weights 1 B, int32 biases 4 B (one per filter of every conv/dense: a folded BN gives a bias), and no
-per-channel quantization parameters in the weights (they live in the network's C file): ResNet-8 = 78,744 B
-= 76.9 KiB published, MobileNet v1 0.25 = 219,844 B = 214.69 KiB published. A ScaleBias that cannot fold is
-a 1x1 depthwise conv in int8 (int8 scale + int32 bias per channel, how designer.tflm hands it to the
-converter). Activations are 1 B per element with a two-column int16 im2col (4 B per kernel tap); the
-library figures reuse the float stm32l4 model (the zoo's H7 runtime/code figures are another series and
-another build: not calibrated).
+per-channel quantization parameters in the weights (they live in the network's C file). Exact on every zoo
+model the layer kinds can build: ResNet-8 78,744 B = 76.9 KiB, ResNet-32 464.38 KiB, ST MNIST 10.08 KiB,
+MobileNet v1 0.25 214.69 / 214.55 KiB, FdMobileNet 0.25 128.32 KiB (tests). A ScaleBias that cannot fold is a
+1x1 depthwise conv in int8 (int8 scale + int32 bias per channel, how designer.tflm hands it to the converter).
+Activations: 1 B per value, a two-column int16 im2col (4 B per kernel tap), and, as STEdgeAI's public
+generated code for an int8 ResNet-8 shows (``conv2d_2_pad_before``: a 34x34x16 copy before a 32x32x16 conv),
+a Pad c-layer before each 'same' stride-1 int8 conv wider than 1x1 on more than 3 channels; the int8 conv
+does not stream over that padded copy (assumed: with streaming that public build needs 43,424 B, below every
+zoo figure). ResNet-8: 54,912 B (53.6 KiB) for the export's int8-in/int8-out model, against 55.28 KiB (7.3)
+to 62.51 KiB (9.1 and later) published for zoo models that also carry a uint8 -> int8 input copy (3,072 B;
+with it, inside the range). The library figures reuse the float stm32l4 model (the zoo's H7 runtime RAM and
+code flash are another series and build: not calibrated).
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ _RAM_PER_CLAYER = 96
 _RAM_PER_TENSOR = 84
 _CONV_EXTRA = 48  # added to each conv c-layer, taken from each ScaleBias
 # output, weights, bias, scratch (a fused conv + pool has a second scratch); an eltwise has its output only.
-_TENSORS = {"conv": 4, "nl": 1, "sb": 3, "pool": 1, "gap": 1, "dense": 3, "eltwise": 1}
+_TENSORS = {"conv": 4, "nl": 1, "sb": 3, "pool": 1, "gap": 1, "dense": 3, "eltwise": 1, "pad": 1}
 _BSS_FIXED = 124
 _BSS_PER_CLAYER = {"nl": 12, "pool": 12, "gap": 12, "dense": 12, "eltwise": 12}
 
@@ -112,10 +118,11 @@ _TEXT_PER_WEIGHT_ARRAY = 20
 _TEXT_PER_COMPRESSED = 8
 _RODATA_PER_CLAYER = 8
 
-INT8_BASIS = ("int8 X-CUBE-AI weights follow the ST model zoo's published int8 figures (STM32H7, X-CUBE-AI "
-              "7.3-10.0 / STEdgeAI Core 3.0: same weights); activations and library use the X-CUBE-AI 10.2 "
-              "stm32l4 float model with 1 B elements (uncalibrated: ResNet-8 is 7 % under the published range)")
-"""Which tool version and series an int8 X-CUBE-AI figure follows (shown by the README and the CLI/app)."""
+INT8_BASIS = ("int8: weights as the ST model zoo publishes them (STM32H7; X-CUBE-AI 7.3-10.0 and STEdgeAI Core "
+              "3.0 agree), activations checked against ResNet-8's published 55.28-62.51 KiB (X-CUBE-AI 7.3-10.0), "
+              "library RAM/flash from the X-CUBE-AI 10.2 stm32l4 float model (not calibrated for int8)")
+"""Which tool version and series an int8 X-CUBE-AI figure follows (Footprint.note; the README says the same)."""
+_FLOAT_BASIS = "float32: X-CUBE-AI 10.2 (ST Edge AI Core 2.2) analyze, stm32l4, calibrated on nine real reports"
 
 
 @dataclass
@@ -135,6 +142,7 @@ class _CLayer:
     compressed: bool = False
     linear: bool = True  # a conv/dense whose output is still the raw product (a BN after it folds)
     pool: tuple[int, int] | None = None  # the (rows, cols) of a fused pool window
+    streams: bool = True  # a conv whose output may overlap the input it reads last (not a padded int8 copy)
 
 
 def _real_consumers(graph: Graph, tensor: int) -> list[int]:
@@ -155,6 +163,14 @@ def _weights_bytes(s: LayerStats, dtype: str, channels: int, extra_bias: int = 0
         return 4 * (s.params_total + extra_bias)
     n_bias = (channels if getattr(s.layer, "use_bias", True) else 0) + extra_bias
     return (s.params_total - (n_bias - extra_bias)) + 4 * n_bias
+
+
+def _explicit_pad(layer: object, cin: int) -> bool:
+    """Whether X-CUBE-AI gives an int8 conv an explicit Pad c-layer (``conv2d_N_pad_before``): a 'same',
+    stride-1 window larger than 1x1 on more than 3 channels (the RGB first-layer kernel pads itself)."""
+    kh, kw = layer.kernel  # type: ignore[attr-defined]
+    return (getattr(layer, "padding", "") == "same" and layer.strides == (1, 1)  # type: ignore[attr-defined]
+            and (kh > 1 or kw > 1) and cin > 3)
 
 
 def _lower(graph: Graph, dtype: str, compression: str) -> list[_CLayer]:
@@ -193,8 +209,17 @@ def _lower(graph: Graph, dtype: str, compression: str) -> list[_CLayer]:
             # im2col: one kernel column of floats (float32), or two columns unpacked to int16 (int8):
             # 4 B per kernel tap either way. Depthwise kernels need none.
             scratch = 0 if kind == "depthwise_conv2d" else kh * kw * cin * 4
-            c = emit(_CLayer("conv", [s.index], ins, t_out, size(t_in), size(t_out), scratch, kh,
-                             s.output_shape[0], {s.index: _weights_bytes(s, dtype, cout)}))
+            if dtype == "int8" and _explicit_pad(layer, cin):
+                # The int8 kernels read a zero-point-padded copy of the input, made by a Pad c-layer.
+                h, w = s.input_shape[0] + kh - 1, s.input_shape[1] + kw - 1
+                padded = 2 * len(graph.tensors) + s.index
+                emit(_CLayer("pad", [s.index], ins, padded, size(t_in), h * w * cin))
+                ins, t_in_bytes = (padded,), h * w * cin
+            else:
+                t_in_bytes = size(t_in)
+            c = emit(_CLayer("conv", [s.index], ins, t_out, t_in_bytes, size(t_out), scratch, kh,
+                             s.output_shape[0], {s.index: _weights_bytes(s, dtype, cout)},
+                             streams=t_in_bytes == size(t_in)))
             if layer.activation_fn != "linear":
                 own_activation(c, s)
         elif kind == "batchnorm":
@@ -353,7 +378,8 @@ class _Arena:
         above_start = end if all(b <= end for a, b in self.live.values()) else self.hi
         options = [(max(self.hi, above_start + need) - self.lo, "above")]
         overlap_start = 0
-        if c.kind == "conv" and c.inputs[0] in dies and (c.pool is not None or c.inputs[0] not in self.network_input):
+        if c.kind == "conv" and c.streams and c.inputs[0] in dies \
+                and (c.pool is not None or c.inputs[0] not in self.network_input):
             row = c.out_bytes // max(c.out_rows, 1)
             growth = max(0, row - c.in_bytes // max(c.out_rows, 1))
             margin_start = (c.kernel_rows - 1) * row
@@ -429,4 +455,5 @@ def estimate_xcubeai(analysis: Analysis, *, dtype: str, compression: str) -> Foo
         params_total=analysis.params_total, params_trainable=analysis.params_trainable,
         macc=sum(r.macc for r in rows), weights_bytes=sum(weights.values()), runtime_flash_bytes=lib_flash,
         activations_bytes=arena.hi - arena.lo, runtime_ram_bytes=lib_ram, layers=rows,
+        note=INT8_BASIS if dtype == "int8" else _FLOAT_BASIS,
     )

@@ -150,7 +150,8 @@ def test_int8_is_smaller_and_sane() -> None:
     design = load_preset("model5")
     f32 = estimate(design, runtime="xcubeai", dtype="float32", compression="none")
     i8 = estimate(design, runtime="xcubeai", dtype="int8", compression="none")
-    assert i8.activations_bytes * 4 == pytest.approx(f32.activations_bytes, rel=0.05)
+    # 1 B a value, but the int8 kernels read padded copies and do not stream over them: more than a quarter.
+    assert f32.activations_bytes / 4 < i8.activations_bytes < f32.activations_bytes / 1.5
     assert f32.weights_bytes / 4.2 < i8.weights_bytes < f32.weights_bytes / 3
     assert i8.macc == f32.macc
     # Compression applies to float weights only.
@@ -234,10 +235,13 @@ def test_resnet8_int8_activations_against_the_published_range() -> None:
     fp = estimate(load_preset("resnet8"), runtime="xcubeai", dtype="int8", compression="none")
     published = [r["activation_ram_kib"] * 1024 for r in _published("ResNet v1 8")]
     lo, hi = min(published), max(published)  # 55.28 KiB (X-CUBE-AI 7.3) .. 62.51 KiB (9.1, 10.0, STEdgeAI 3.0)
-    # The three 16 KiB tensors of stack 1 (block input, two main-path outputs) are the floor of any allocator.
-    assert fp.activations_bytes >= 3 * 16_384
-    assert fp.activations_bytes == pytest.approx(lo, rel=0.10)
+    # The floor of any allocator: stack 1's block input, the padded copy the int8 kernel reads (34x34x16)
+    # and the conv output.
+    assert fp.activations_bytes >= 16_384 + 18_496 + 16_384
     assert fp.activations_bytes < hi
+    # The zoo's models take a uint8 input converted to int8 (one more 3,072 B copy) where the export's int8
+    # model reads int8 directly; with it the estimate is inside the published range.
+    assert fp.activations_bytes < lo <= fp.activations_bytes + 32 * 32 * 3
 
 
 def test_resnet32_int8_weights_equal_the_published_figure() -> None:
@@ -313,3 +317,44 @@ def test_every_generated_residual_design_estimates() -> None:
             for c in lower_clayers(analysis, dtype):
                 assert fp.activations_bytes >= max(c.in_bytes, c.out_bytes)
             assert sum(r.weights_bytes for r in fp.layers) == fp.weights_bytes
+
+
+def _st_mnist(classes: int) -> Design:
+    """The zoo's stmnist.py: conv/depthwise pairs with BN + ReLU, a 1x1 conv, GAP, Dense."""
+    def cbr(layer: Layer) -> tuple[Layer, ...]:
+        return (layer, BatchNorm(), Activation(activation="relu"))
+
+    items = (cbr(Conv2D(filters=16, strides=(2, 2), activation="linear")) + cbr(DepthwiseConv2D(activation="linear"))
+             + cbr(Conv2D(filters=32, activation="linear"))
+             + cbr(DepthwiseConv2D(strides=(2, 2), activation="linear"))
+             + cbr(Conv2D(filters=64, kernel=(1, 1), activation="linear"))
+             + (GlobalAvgPool(), Dense(units=classes, activation="softmax")))
+    return Design("st_mnist", items, input_shape=(28, 28, 1), classes=classes)
+
+
+def _fd_mobilenet(alpha: float, input_shape: tuple[int, int, int], classes: int) -> Design:
+    """The zoo's fdmobilenet.py: depthwise (with bias) straight into a pointwise conv + BN + ReLU; the 1x1 conv
+    head on the pooled vector is a Dense here (same weights)."""
+    items: list[Layer] = [Conv2D(filters=int(32 * alpha), strides=(2, 2), activation="linear", use_bias=False),
+                          BatchNorm(), Activation()]
+    plan = [(64, 2), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 4 + [(1024, 1)]
+    for filters, stride in plan:
+        items += [DepthwiseConv2D(strides=(stride, stride), activation="linear"),
+                  Conv2D(filters=int(filters * alpha), kernel=(1, 1), activation="linear", use_bias=False),
+                  BatchNorm(), Activation()]
+    items += [GlobalAvgPool(), Dense(units=classes, activation="softmax")]
+    return Design("fd_mobilenet", tuple(items), input_shape=input_shape, classes=classes)
+
+
+def test_st_mnist_int8_weights_equal_the_published_figure() -> None:
+    assert {r["weights_flash_kib"] for r in _published("ST MNIST v1")} == {10.08}
+    fp = estimate(_st_mnist(36), runtime="xcubeai", dtype="int8", compression="none")
+    assert _kib_matches(fp.weights_bytes, 10.08)
+
+
+@pytest.mark.parametrize("input_shape", [(128, 128, 3), (224, 224, 3)])
+def test_fd_mobilenet_025_int8_weights_equal_the_published_figure(input_shape: tuple[int, int, int]) -> None:
+    rows = _published("FdMobileNet 0.25", "x".join(map(str, input_shape)))
+    assert {r["weights_flash_kib"] for r in rows} == {128.32}
+    fp = estimate(_fd_mobilenet(0.25, input_shape, 5), runtime="xcubeai", dtype="int8", compression="none")
+    assert _kib_matches(fp.weights_bytes, 128.32)
