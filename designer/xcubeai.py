@@ -68,6 +68,8 @@ per-channel quantization parameters in the weights (they live in the network's C
 model the layer kinds can build: ResNet-8 78,744 B = 76.9 KiB, ResNet-32 464.38 KiB, ST MNIST 10.08 KiB,
 MobileNet v1 0.25 214.69 / 214.55 KiB, FdMobileNet 0.25 128.32 KiB (tests). A ScaleBias that cannot fold is a
 1x1 depthwise conv in int8 (int8 scale + int32 bias per channel, how designer.tflm hands it to the converter).
+A ReLU/ReLU6 after an int8 conv, dense or add (own or as the next layer, its only reader) is fused into it, as
+the TFLite converter fuses it (the public int8 ResNet-8 code has no Nonlinearity c-layer at all).
 Activations: 1 B per value, a two-column int16 im2col (4 B per kernel tap), and, as STEdgeAI's public
 generated code for an int8 ResNet-8 shows (``conv2d_2_pad_before``: a 34x34x16 copy before a 32x32x16 conv),
 a Pad c-layer before each 'same' stride-1 int8 conv wider than 1x1 on more than 3 channels; the int8 conv
@@ -92,6 +94,8 @@ _COMPRESS_MIN_SHARE = 0.025
 _CODEBOOK_BITS = {"none": 0, "low": 8, "medium": 4, "high": 4}
 _VANISH = frozenset({"dropout", "spatial_dropout", "flatten"})
 _IN_PLACE = frozenset({"nl", "sb", "pool", "gap", "eltwise"})
+# Activations an int8 conv/dense/add applies itself (TFLite's fused_activation_function): no Nonlinearity.
+_INT8_FUSED = frozenset({"relu", "relu6"})
 
 # Library RAM: cifar10_data.o data + a fixed part of cifar10.o, then descriptors per c-layer and per tensor.
 # Fitted exactly on Model2 (5,320), Model5 (7,948) and the course CNN (8,656); conv/ScaleBias split on
@@ -185,6 +189,9 @@ def _lower(graph: Graph, dtype: str, compression: str) -> list[_CLayer]:
         return graph.tensors[t].elements * elem
 
     def own_activation(c: _CLayer, s: LayerStats) -> None:
+        if dtype == "int8" and s.layer.activation_fn in _INT8_FUSED:
+            c.linear = False  # the quantized op clamps its own output
+            return
         # The op writes a tensor of its own (numbered past the graph's), its Nonlinearity reads it.
         raw = len(graph.tensors) + s.index
         c.output, c.linear = raw, False
@@ -242,7 +249,14 @@ def _lower(graph: Graph, dtype: str, compression: str) -> list[_CLayer]:
                 emit(_CLayer("sb", [s.index], ins, t_out, size(t_in), size(t_out),
                              weights={s.index: ch * (8 if dtype == "float32" else 5)}))
         elif kind == "activation":
+            prev = made.get(t_in)
             if layer.activation_fn == "linear":
+                alias[t_out] = t_in
+            elif dtype == "int8" and layer.activation_fn in _INT8_FUSED and prev is not None \
+                    and prev.kind in ("conv", "dense", "eltwise") and prev.linear \
+                    and len(_real_consumers(graph, t_in)) == 1:
+                prev.linear = False  # fused into the quantized op before it, as the TFLite converter does
+                prev.rows.append(s.index)
                 alias[t_out] = t_in
             else:
                 emit(_CLayer("nl", [s.index], ins, t_out, size(t_in), size(t_out)))
