@@ -104,7 +104,7 @@ _RAM_FIXED = 88 + 420
 _RAM_PER_CLAYER = 96
 _RAM_PER_TENSOR = 84
 _CONV_EXTRA = 48  # added to each conv c-layer, taken from each ScaleBias
-# output, weights, bias, scratch (a fused conv + pool has a second scratch); an eltwise has its output only.
+# output, weights, bias, scratch (a fused conv + pool has a second scratch); an eltwise or pad, its output.
 _TENSORS = {"conv": 4, "nl": 1, "sb": 3, "pool": 1, "gap": 1, "dense": 3, "eltwise": 1, "pad": 1}
 _BSS_FIXED = 124
 _BSS_PER_CLAYER = {"nl": 12, "pool": 12, "gap": 12, "dense": 12, "eltwise": 12}
@@ -123,8 +123,9 @@ _TEXT_PER_COMPRESSED = 8
 _RODATA_PER_CLAYER = 8
 
 INT8_BASIS = ("int8: weights as the ST model zoo publishes them (STM32H7; X-CUBE-AI 7.3-10.0 and STEdgeAI Core "
-              "3.0 agree), activations checked against ResNet-8's published 55.28-62.51 KiB (X-CUBE-AI 7.3-10.0), "
-              "library RAM/flash from the X-CUBE-AI 10.2 stm32l4 float model (not calibrated for int8)")
+              "3.0 agree); activations with STEdgeAI's padded int8 copies, ResNet-8 3 % under the published "
+              "55.28 KiB (X-CUBE-AI 7.3, which adds a uint8 input copy); library RAM/flash from the X-CUBE-AI 10.2 "
+              "stm32l4 float model (not calibrated for int8)")
 """Which tool version and series an int8 X-CUBE-AI figure follows (Footprint.note; the README says the same)."""
 _FLOAT_BASIS = "float32: X-CUBE-AI 10.2 (ST Edge AI Core 2.2) analyze, stm32l4, calibrated on nine real reports"
 
@@ -133,7 +134,7 @@ _FLOAT_BASIS = "float32: X-CUBE-AI 10.2 (ST Edge AI Core 2.2) analyze, stm32l4, 
 class _CLayer:
     """One generated c-layer: its kind, the analysis rows it comes from, its tensors and sizes."""
 
-    kind: str  # conv, nl, sb, pool, gap, dense, eltwise
+    kind: str  # conv, nl, sb, pool, gap, dense, eltwise, pad
     rows: list[int]  # analysis rows merged into it (the first is the op's own row)
     inputs: tuple[int, ...]  # tensor ids (designer.graph), after dropped and folded layers
     output: int
@@ -438,7 +439,7 @@ def lower_clayers(analysis: Analysis, dtype: str = "float32", compression: str =
 
 
 def estimate_xcubeai(analysis: Analysis, *, dtype: str, compression: str) -> Footprint:
-    """Footprint as X-CUBE-AI 10.2 ``analyze`` would report it (float32: stm32l4 reports; int8: see NOTE_INT8)."""
+    """Footprint as X-CUBE-AI 10.2 ``analyze`` would report it (float32: the stm32l4 reports; int8: INT8_BASIS)."""
     graph = lower(analysis)
     elem = 1 if dtype == "int8" else 4
     clayers = _fuse(_lower(graph, dtype, compression), graph, elem)
