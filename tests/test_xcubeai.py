@@ -358,3 +358,16 @@ def test_fd_mobilenet_025_int8_weights_equal_the_published_figure(input_shape: t
     assert {r["weights_flash_kib"] for r in rows} == {128.32}
     fp = estimate(_fd_mobilenet(0.25, input_shape, 5), runtime="xcubeai", dtype="int8", compression="none")
     assert _kib_matches(fp.weights_bytes, 128.32)
+
+
+def test_fused_conv_pool_chain_against_a_public_generated_network() -> None:
+    # An independent check of the fused conv + pool allocation: a public X-CUBE-AI-generated network.c (float,
+    # 64x64x1 input, three conv(16/32/64) + ReLU + MaxPool fused c-layers, AvgPool(8), Dense(3)) declares an
+    # activations buffer of 84,324 B (input overlapped by the first fused conv, as modelled).
+    design = Design("public-fused", (Conv2D(filters=16), MaxPool(), Conv2D(filters=32), MaxPool(),
+                                     Conv2D(filters=64), MaxPool(), AvgPool(pool=(8, 8)), Flatten(),
+                                     Dense(units=3, activation="softmax")), input_shape=(64, 64, 1), classes=3)
+    analysis = analyze(design)
+    assert [c.kind for c in lower_clayers(analysis)] == ["conv", "conv", "conv", "pool", "dense", "nl"]
+    fp = estimate_xcubeai(analysis, dtype="float32", compression="none")
+    assert fp.activations_bytes == pytest.approx(84_324, rel=0.01)
