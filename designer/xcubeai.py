@@ -42,6 +42,13 @@ Activations (an address-space allocator replaying the c-layers over the graph's 
   output rows below the input and ends at least (kh-1) rows + the per-row growth before the input's end;
   the im2col scratch (kh*kw*Cin floats, ``scratch0``) sits next to the output, away from the input. Calibrated
   on Models 8-11 (three 32-filter convs drift and grow the buffer: 155K).
+* An op whose input stays alive after it (a block input, read again by the shortcut or the add) puts its
+  output below that input first, so the shortcut can later stream over the block input into the space the
+  main path freed (public generated network.c of a float residual network, 26x10x1: the main path's first
+  conv output at offset 0, the block input above it at 6,240, the 1x1 shortcut's output streaming from 2,400
+  over both; STEdgeAI's int8 ResNet-8 code puts the main path below the block input the same way). That
+  network: 17,472 B vs its declared 16,464 B (+6 %; its squeeze-and-excitation head is not a layer kind
+  here, the block sets the peak).
 * The network input is never overlapped by a plain conv, and stays "the network input" through the layers
   that work in place on it (course CNN, Model2, Model5: 12,288 + 131,072 + 108 = 143,468 B; 32x2: the same
   143,468 B behind an input ReLU + BN).
@@ -75,9 +82,10 @@ Activations: 1 B per value, a two-column int16 im2col (4 B per kernel tap), and,
 generated code for an int8 ResNet-8 shows (``conv2d_2_pad_before``: a 34x34x16 copy before a 32x32x16 conv),
 a Pad c-layer before each 'same' stride-1 int8 conv wider than 1x1 on more than 3 channels; the int8 conv
 does not stream over that padded copy (assumed: with streaming that public build needs 43,424 B, below every
-zoo figure). ResNet-8: 54,912 B (53.6 KiB) for the export's int8-in/int8-out model, against 55.28 KiB (7.3)
-to 62.51 KiB (9.1 and later) published for zoo models that also carry a uint8 -> int8 input copy (3,072 B;
-with it, inside the range). The library figures reuse the float stm32l4 model (the zoo's H7 runtime RAM and
+zoo figure). ResNet-8: 51,948 B (50.7 KiB) for the export's int8-in/int8-out model; tool builds of the
+same network spread from 43,424 B (a public STEdgeAI Core 3.0 generated network.c, identical weights) to
+55.28 KiB (X-CUBE-AI 7.3) and 62.51 KiB (9.1 and later) in the zoo's READMEs (those also carry a uint8 ->
+int8 input copy, 3,072 B). The library figures reuse the float stm32l4 model (the zoo's H7 runtime RAM and
 code flash are another series and build: not calibrated).
 """
 
@@ -124,9 +132,10 @@ _TEXT_PER_COMPRESSED = 8
 _RODATA_PER_CLAYER = 8
 
 INT8_BASIS = ("int8: weights as the ST model zoo publishes them (STM32H7; X-CUBE-AI 7.3-10.0 and STEdgeAI Core "
-              "3.0 agree); activations with STEdgeAI's padded int8 copies, ResNet-8 3 % under the published "
-              "55.28 KiB (X-CUBE-AI 7.3, which adds a uint8 input copy); library RAM/flash from the X-CUBE-AI 10.2 "
-              "stm32l4 float model (not calibrated for int8)")
+              "3.0 agree); activations with STEdgeAI's padded int8 copies, ResNet-8 inside the spread of tool "
+              "builds (42.4 KiB STEdgeAI 3.0 public code .. 62.51 KiB zoo), 8 % under the zoo's lowest (55.28 KiB, "
+              "X-CUBE-AI 7.3); library RAM/flash from the X-CUBE-AI 10.2 stm32l4 float model (not calibrated "
+              "for int8)")
 """Which tool version and series an int8 X-CUBE-AI figure follows (Footprint.note; the README says the same)."""
 _FLOAT_BASIS = "float32: X-CUBE-AI 10.2 (ST Edge AI Core 2.2) analyze, stm32l4, calibrated on nine real reports"
 
@@ -334,8 +343,9 @@ class _Arena:
         # The network input's buffer (kept by the layers working in place on it) is never overlapped.
         self.network_input = {input_tensor}
 
-    def _gap(self, need: int, start: int, end: int) -> int | None:
-        """Start of free space for ``need`` bytes: above the input first, then below it, then anywhere."""
+    def _gap(self, need: int, start: int, end: int, keep: bool) -> int | None:
+        """Start of free space for ``need`` bytes: above the input first, then below it, then anywhere; below
+        first when the input stays alive (``keep``: a block input its shortcut streams over later)."""
         taken = sorted(self.live.values())
         free, cursor = [], self.lo
         for a, b in taken:
@@ -344,16 +354,12 @@ class _Arena:
             cursor = max(cursor, b)
         if self.hi > cursor:
             free.append((cursor, self.hi))
-        for a, b in free:
-            if a == end and b - a >= need:
-                return a
-        for a, b in free:
-            if b == start and b - a >= need:
-                return b - need
-        for a, b in free:
-            if b - a >= need:
-                return a
-        return None
+        above = next((a for a, b in free if a == end and b - a >= need), None)
+        below = next((b - need for a, b in free if b == start and b - a >= need), None)
+        for choice in ((below, above) if keep else (above, below)):
+            if choice is not None:
+                return choice
+        return next((a for a, b in free if b - a >= need), None)
 
     def place(self, c: _CLayer, dies: set[int]) -> int:
         """Place c's output (and scratch); free the inputs it reads last; return the bytes spanned while it runs."""
@@ -369,7 +375,7 @@ class _Arena:
             span = self._span(regions + [out])
         else:
             need = c.out_bytes + c.scratch_bytes
-            gap = self._gap(need, start, end)
+            gap = self._gap(need, start, end, c.inputs[0] not in dies)
             if gap is not None:
                 # The scratch goes on the output's side away from the input.
                 out_start = gap if gap >= end else gap + c.scratch_bytes
@@ -393,6 +399,10 @@ class _Arena:
         need = c.out_bytes + c.scratch_bytes
         above_start = end if all(b <= end for a, b in self.live.values()) else self.hi
         options = [(max(self.hi, above_start + need) - self.lo, "above")]
+        below_end = start if all(a >= start for a, b in self.live.values()) else self.lo
+        if c.inputs[0] not in dies:
+            # The input stays (a block input): the output may go below it, where its shortcut streams later.
+            options.append((self.hi - min(self.lo, below_end - need), "below"))
         overlap_start = 0
         if c.kind == "conv" and c.streams and c.inputs[0] in dies \
                 and (c.pool is not None or c.inputs[0] not in self.network_input):
@@ -406,6 +416,10 @@ class _Arena:
             if clear:
                 options.append((self.hi - min(self.lo, overlap_start - c.scratch_bytes), "overlap"))
         best = min(options, key=lambda o: o[0])[1]
+        if best == "below":
+            self.lo = min(self.lo, below_end - need)
+            out = (below_end - c.out_bytes, below_end)
+            return out, self._span(regions + [(below_end - need, below_end)])
         if best == "above":
             out = (above_start, above_start + c.out_bytes)
             self.hi = max(self.hi, above_start + need)

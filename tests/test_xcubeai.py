@@ -231,17 +231,18 @@ def test_resnet8_int8_weights_equal_the_published_figure() -> None:
     assert round(fp.weights_bytes / 1024, 1) == 76.9
 
 
-def test_resnet8_int8_activations_against_the_published_range() -> None:
+# A public STEdgeAI Core 3.0 generated network.c of the same int8 ResNet-8 (identical weight arrays, 78,744 B)
+# declares a 43,424 B activations buffer: below every zoo README figure, so tool builds spread wider than the zoo's.
+_RESNET8_INT8_PUBLIC_BUILD_BYTES = 43_424
+
+
+def test_resnet8_int8_activations_within_the_spread_of_tool_builds() -> None:
     fp = estimate(load_preset("resnet8"), runtime="xcubeai", dtype="int8", compression="none")
     published = [r["activation_ram_kib"] * 1024 for r in _published("ResNet v1 8")]
-    lo, hi = min(published), max(published)  # 55.28 KiB (X-CUBE-AI 7.3) .. 62.51 KiB (9.1, 10.0, STEdgeAI 3.0)
-    # The floor of any allocator: stack 1's block input, the padded copy the int8 kernel reads (34x34x16)
-    # and the conv output.
-    assert fp.activations_bytes >= 16_384 + 18_496 + 16_384
-    assert fp.activations_bytes < hi
-    # The zoo's models take a uint8 input converted to int8 (one more 3,072 B copy) where the export's int8
-    # model reads int8 directly; with it the estimate is inside the published range.
-    assert fp.activations_bytes < lo <= fp.activations_bytes + 32 * 32 * 3
+    assert (min(published), max(published)) == (55.28 * 1024, 62.51 * 1024)  # X-CUBE-AI 7.3 .. 9.1 and later
+    # Stack 1's block input and the padded copy its first main-path conv reads are alive together in any build.
+    assert fp.activations_bytes >= 16_384 + 18_496
+    assert _RESNET8_INT8_PUBLIC_BUILD_BYTES <= fp.activations_bytes <= max(published)
 
 
 def test_resnet32_int8_weights_equal_the_published_figure() -> None:
@@ -268,10 +269,26 @@ def test_residual_add_is_an_eltwise_c_layer_and_the_block_input_lives_until_it()
     # The activation after each add is its own Nonlinearity, right after the Eltwise.
     assert all(kinds[i + 1] == "nl" for i, k in enumerate(kinds) if k == "eltwise")
     fp = estimate_xcubeai(analysis, dtype="float32", compression="none")
-    # Stack 1 (identity shortcut, 32x32x16 floats = 64 KiB a tensor): block input + two main-path outputs.
+    # Stack 1 (identity shortcut, 32x32x16 floats = 64 KiB a tensor): while its main path runs, the block input
+    # and the main path's output are both in the buffer.
     first_add = next(r for r in fp.layers if r.kind == "add")
-    assert fp.activations_bytes >= 3 * 65_536
-    assert max(r.ram_bytes for r in fp.layers if r.index < first_add.index) >= 3 * 65_536
+    assert max(r.ram_bytes for r in fp.layers if r.index < first_add.index) >= 2 * 65_536 + 576
+    assert fp.activations_bytes >= 2 * 65_536
+
+
+def test_residual_block_against_a_public_generated_network() -> None:
+    # A public X-CUBE-AI-generated network.c (float, 26x10x1 input): fused conv(12) + pool, then a block with a
+    # 3x3 conv(24) ReLU, 3x3 conv(24) main path and a 1x1 conv(24) shortcut, add, ReLU; its activations buffer is
+    # 16,464 B, set by the block (block input + main conv output + scratch + second conv output, no overlap).
+    # Its head (a squeeze-and-excitation multiply) is not a layer kind here: GAP + dense layers, far smaller.
+    block = Residual(main=(Conv2D(filters=24), Conv2D(filters=24, activation="linear")),
+                     shortcut=(Conv2D(filters=24, kernel=(1, 1), activation="linear"),))
+    design = Design("public-residual", (Conv2D(filters=12), MaxPool(), block, MaxPool(), Conv2D(filters=36),
+                                        GlobalAvgPool(), Dense(units=16, activation="relu"),
+                                        Dense(units=1, activation="sigmoid")), input_shape=(26, 10, 1), classes=1)
+    fp = estimate_xcubeai(analyze(design), dtype="float32", compression="none")
+    assert fp.activations_bytes >= 6_240 + 3_120 + 864 + 6_240
+    assert fp.activations_bytes == pytest.approx(16_464, rel=0.10)
 
 
 def test_residual_blocks_fold_their_bns_but_a_shortcut_blocks_fusion() -> None:
