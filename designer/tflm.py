@@ -36,8 +36,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from designer.design import Analysis, DesignError, LayerStats
+from designer.design import Analysis, LayerStats
 from designer.footprint import Footprint, LayerFootprint
+from designer.graph import Graph, Node, lower
+from designer.keras_build import add_activation_name
 
 _ALIGN = 16  # TFLM aligns every arena buffer to 16 bytes
 
@@ -65,6 +67,9 @@ _FUSABLE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", 
                       "MAX_POOL_2D"})
 _FOLDS_BN = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 _ACT_OPS = {"relu": "RELU", "relu6": "RELU6", "tanh": "TANH", "sigmoid": "LOGISTIC", "softmax": "SOFTMAX"}
+_GONE = frozenset({"dropout", "spatial_dropout"})  # identity at inference: no op, no tensor
+# The converter's name for the model input node; compared with layer names to order its graph walk.
+_INPUT_NODE_NAME = "input"
 _ACT_NAMES = {"relu": "Relu", "relu6": "Relu6", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax"}
 
 
@@ -83,7 +88,7 @@ class _Const:
 @dataclass
 class _Op:
     kind: str
-    layer: int  # design layer index that produced it
+    layer: int  # graph node id (== analysis row index) that produced it
     out_elements: int
     out_name: str
     out_rank: int
@@ -95,6 +100,8 @@ class _Op:
     fused_bias: _Const | None = None  # the bias whose name carries the fused activation
     bn_prefix: str = ""  # names of a BatchNorm folded forward into this dense
     base_name: str = ""  # "<seg>convolution", "<seg>MatMul", ...
+    inputs: list[int] = field(default_factory=list)  # values read (value -1: the model input; k: op k's output)
+    unit: int = -1  # the Keras layer (_Unit) whose TF ops this op comes from: sets the converter's op order
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -119,43 +126,77 @@ def _model_name(name: str) -> str:
 
 
 class _Lowering:
-    """Builds the op list the converter emits for a design (see the module docstring for the rules)."""
+    """Builds the op list the converter emits for a lowered design (see the module docstring for the rules).
 
-    def __init__(self, analysis: Analysis, dtype: str) -> None:
+    Ops are emitted walking ``graph.nodes``; each op reads *values* (-1 is the model input, k the output of
+    ``ops[k]``) and each graph tensor maps to the value holding it (a dropout, a folded BatchNorm, a fused
+    ReLU or a 1x1 flatten add no value of their own). ``order()`` then puts the ops in the converter's order.
+    """
+
+    def __init__(self, graph: Graph, design_name: str, dtype: str) -> None:
+        self.graph = graph
         self.int8 = dtype == "int8"
         self.elem = 1 if self.int8 else 4
-        self.prefix = _model_name(analysis.design.name) + "_1/"
-        self.stats = [s for s in analysis.layers if s.layer.kind not in ("dropout", "spatial_dropout")]
+        self.model = _model_name(design_name)
+        self.prefix = self.model + "_1/"
         self.ops: list[_Op] = []
-        self.last_layer = -1  # design index of the layer that produced the current tensor's op
-        self.pending_bn = ""  # name prefix of a BatchNorm folded forward into the next dense
+        self.value: dict[int, int] = {graph.input_tensor: -1}  # graph tensor -> value
+        self.pending_bn: dict[int, str] = {}  # dense node id -> names of a BatchNorm folded forward into it
+        self.readers = [0] * len(graph.tensors)  # Keras layers reading each (dropout-resolved) tensor
+        for node in graph.nodes:
+            if node.stats.layer.kind not in _GONE:
+                for t in node.inputs:
+                    self.readers[self.resolve(t)] += 1
+        # Keras layers (graph nodes, plus the Activation after an add) for the converter's op order.
+        self.unit_names: list[str] = []
+        self.unit_roots: list[bool] = []  # whether the layer has a constant input (a DFS root, see order())
+        self.unit_inputs: list[list[int]] = []  # producing units (-1: the model input)
+        self.unit_of_tensor: dict[int, int] = {graph.input_tensor: -1}
 
-    def seg(self, s: LayerStats) -> str:
+    def resolve(self, t: int) -> int:
+        """The tensor a dropout chain passes on (dropouts are gone at inference)."""
+        node = self.graph.producer_of(t)
+        while node is not None and node.stats.layer.kind in _GONE:
+            t = node.inputs[0]
+            node = self.graph.producer_of(t)
+        return t
+
+    def seg(self, name: str) -> str:
         """One "<model>_1/l07_conv2d_1/" name segment."""
-        return f"{self.prefix}l{s.index:02d}_{s.layer.kind}_1/"
+        return f"{self.prefix}{name}_1/"
 
-    def emit(self, op: _Op) -> _Op:
+    def unit(self, name: str, root: bool, inputs: list[int]) -> int:
+        self.unit_names.append(name)
+        self.unit_roots.append(root)
+        self.unit_inputs.append(inputs)
+        return len(self.unit_names) - 1
+
+    def emit(self, op: _Op, inputs: list[int], unit: int) -> int:
+        op.inputs, op.unit = inputs, unit
         self.ops.append(op)
-        return op
+        return len(self.ops) - 1
 
-    def activation(self, s: LayerStats, act: str, *, own_layer: bool) -> None:
+    def producer(self, value: int) -> _Op | None:
+        return self.ops[value] if value >= 0 else None
+
+    def activation(self, name: str, act: str, value: int, unit: int, *, own_layer: bool, sole: bool) -> int:
+        """The value of ``act`` applied to ``value``: fused into its op, folded away, or an op of its own."""
         if act == "linear":
-            return
-        last = self.ops[-1] if self.ops else None
-        if act in ("relu", "relu6") and last is not None and (own_layer or self.last_layer == last.layer):
+            return value
+        last = self.producer(value)
+        if act in ("relu", "relu6") and last is not None and (own_layer or sole):
             if last.kind in _FUSABLE and last.act == "linear":
                 last.act = act
-                last.act_prefix = self.seg(s) + _ACT_NAMES[act] + ";"
-                return
+                last.act_prefix = self.seg(name) + _ACT_NAMES[act] + ";"
+                return value
         if last is not None and act in ("relu", "relu6") and (last.act == act or last.kind == _ACT_OPS[act]):
-            return  # relu(relu(x)) and relu6(relu6(x)) are folded away
-        self.emit(_Op(_ACT_OPS[act], s.index, math.prod(s.output_shape), self.seg(s) + _ACT_NAMES[act],
-                      len(s.output_shape) + 1))
+            return value  # relu(relu(x)) and relu6(relu6(x)) are folded away
+        return self.emit(_Op(_ACT_OPS[act], -1, 0, self.seg(name) + _ACT_NAMES[act], 0), [value], unit)
 
-    def weighted(self, s: LayerStats, kind: str, weights: int, channels: int, base: str, bias_name: str,
-                 rank: int, act: str | None = None) -> None:
+    def weighted(self, s: LayerStats, name: str, value: int, unit: int, kind: str, weights: int, channels: int,
+                 base: str, bias_name: str, rank: int) -> int:
         layer = s.layer
-        seg = self.seg(s)
+        seg = self.seg(name)
         consts = [_Const(weights, self.elem, channels if self.int8 else 0, seg + base, rank)]
         use_bias = getattr(layer, "use_bias", True)
         op = _Op(kind, s.index, math.prod(s.output_shape), "", len(s.output_shape) + 1, consts, channels=channels,
@@ -165,7 +206,7 @@ class _Lowering:
             bias = _Const(channels, 4, quant, bias_name)
             consts.append(bias)
             op.fused_bias = bias
-            op.bn_prefix, self.pending_bn = self.pending_bn, ""
+            op.bn_prefix = self.pending_bn.pop(s.index, "")
         elif kind != "FULLY_CONNECTED":
             if self.ops:
                 zero = None if self.int8 else ("zero", channels)
@@ -174,17 +215,26 @@ class _Lowering:
                 consts.insert(0, _Const(channels, 4, quant, seg + base))
                 consts[1].name = seg + base + "1"
                 consts.reverse()
-        self.emit(op)
-        self.activation(s, act or layer.activation_fn, own_layer=True)
-
-    def next_layers(self, pos: int) -> list[LayerStats]:
-        return self.stats[pos + 1:]
+        return self.emit(op, [value], unit)
 
     def run(self) -> list[_Op]:
-        for pos, s in enumerate(self.stats):
-            layer, kind, seg = s.layer, s.layer.kind, self.seg(s)
+        for node in self.graph.nodes:
+            s, name = node.stats, node.name
+            layer, kind = s.layer, s.layer.kind
+            if kind in _GONE:
+                continue
+            ins = [self.resolve(t) for t in node.inputs]
+            values = [self.value[t] for t in ins]
+            value = values[0]
+            root = kind in ("conv2d", "depthwise_conv2d", "dense", "batchnorm", "global_avg_pool") or (
+                kind == "flatten" and not (s.input_shape[0] == 1 and s.input_shape[1] == 1))
+            unit = self.unit(name, root, [self.unit_of_tensor[t] for t in ins])
+            self.unit_of_tensor[node.output] = unit
+            seg = self.seg(name)
             out = math.prod(s.output_shape)
             rank = len(s.output_shape) + 1
+            sole = self.readers[ins[0]] == 1
+            first = len(self.ops)
             if kind in ("conv2d", "depthwise_conv2d"):
                 kh, kw = layer.kernel
                 cin, cout = s.input_shape[-1], s.output_shape[-1]
@@ -192,58 +242,179 @@ class _Lowering:
                 weights = kh * kw * cout * (cin if conv else 1)
                 base = "convolution" if conv else "depthwise"
                 bias_name = f"{seg}BiasAdd;{seg}{base};{seg}Squeeze"
-                self.weighted(s, "CONV_2D" if conv else "DEPTHWISE_CONV_2D", weights, cout, base, bias_name, 4)
+                value = self.weighted(s, name, value, unit, "CONV_2D" if conv else "DEPTHWISE_CONV_2D", weights,
+                                      cout, base, bias_name, 4)
+                value = self.activation(name, layer.activation_fn, value, unit, own_layer=True, sole=True)
             elif kind == "dense":
                 units = s.output_shape[0]
-                # A one-unit dense's bias is a plain Add in the converter's graph, and so is its name.
-                bias = seg + ("Add" if units == 1 else "BiasAdd")
-                self.weighted(s, "FULLY_CONNECTED", units * s.input_shape[0], units, "MatMul", bias, 2)
+                value = self.weighted(s, name, value, unit, "FULLY_CONNECTED", units * s.input_shape[0], units,
+                                      "MatMul", seg + "BiasAdd", 2)
+                value = self.activation(name, layer.activation_fn, value, unit, own_layer=True, sole=True)
             elif kind == "batchnorm":
-                if self.bn_folds(pos):
-                    continue
-                c = s.output_shape[-1]
-                if len(s.output_shape) == 3:
-                    # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
-                    self.weighted(s, "DEPTHWISE_CONV_2D", c, c, "depthwise",
-                                  f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze", 4, act="linear")
-                else:
-                    q = 1 if self.int8 else 0
-                    self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
-                                  [_Const(c, self.elem, q, seg + "batchnorm/mul")]))
-                    self.emit(_Op("ADD", s.index, out, seg + "batchnorm/add_1", rank,
-                                  [_Const(c, self.elem, q, seg + "batchnorm/sub")]))
+                if not self.bn_folds(node, ins[0], value):
+                    c = s.output_shape[-1]
+                    if len(s.output_shape) == 3:
+                        # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
+                        value = self.weighted(s, name, value, unit, "DEPTHWISE_CONV_2D", c, c, "depthwise",
+                                              f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze", 4)
+                    else:
+                        q = 1 if self.int8 else 0
+                        value = self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
+                                              [_Const(c, self.elem, q, seg + "batchnorm/mul")]), [value], unit)
+                        value = self.emit(_Op("ADD", s.index, out, seg + "batchnorm/add_1", rank,
+                                              [_Const(c, self.elem, q, seg + "batchnorm/sub")]), [value], unit)
             elif kind == "activation":
-                self.activation(s, layer.activation, own_layer=False)
+                value = self.activation(name, layer.activation, value, unit, own_layer=False, sole=sole)
             elif kind in ("maxpool", "avgpool"):
                 op = "MAX_POOL_2D" if kind == "maxpool" else "AVERAGE_POOL_2D"
-                self.emit(_Op(op, s.index, out, seg + ("MaxPool2d" if kind == "maxpool" else "AvgPool"), rank))
+                value = self.emit(_Op(op, s.index, out, seg + ("MaxPool2d" if kind == "maxpool" else "AvgPool"),
+                                      rank), [value], unit)
             elif kind == "flatten":
-                if len(s.input_shape) == 1 or s.input_shape[:2] == (1, 1):
-                    continue  # a vector or a 1x1 map is already flat: the converter drops the reshape
-                self.emit(_Op("RESHAPE", s.index, out, seg + "Reshape", rank,
-                              [_Const(2, 4, 0, "arith.constant", 1, ("shape", out))]))
+                if not (s.input_shape[0] == 1 and s.input_shape[1] == 1):  # a 1x1 map feeds the dense directly
+                    value = self.emit(_Op("RESHAPE", s.index, out, seg + "Reshape", rank,
+                                          [_Const(2, 4, 0, "arith.constant", 1, ("shape", out))]), [value], unit)
             elif kind == "global_avg_pool":
                 scratch = [4 * out] if self.int8 else []
-                self.emit(_Op("MEAN", s.index, out, seg + "Mean", rank,
-                              [_Const(2, 4, 0, seg + "Mean/reduction_indices")], scratch + [16, 16]))
+                value = self.emit(_Op("MEAN", s.index, out, seg + "Mean", rank,
+                                      [_Const(2, 4, 0, seg + "Mean/reduction_indices")], scratch + [16, 16]),
+                                  [value], unit)
+            elif kind == "add":
+                value = self.add(node, values, unit)
             else:
                 raise ValueError(f"no TFLite Micro lowering for layer kind '{kind}'")
-            self.last_layer = s.index
-        for op, nxt in zip(self.ops, self.ops[1:], strict=False):
-            if op.kind == "FULLY_CONNECTED" and op.act == "linear" and nxt.kind == "FULLY_CONNECTED":
+            for op in self.ops[first:]:
+                if op.layer < 0:  # an activation op: the row it computes
+                    op.layer, op.out_elements, op.out_rank = s.index, out, rank
+            self.value[node.output] = value
+        for op in self.ops:
+            readers = self.op_readers(op)
+            if (op.kind == "FULLY_CONNECTED" and op.act == "linear" and len(op.consts) > 1 and len(readers) == 1
+                    and readers[0].kind == "FULLY_CONNECTED"):
                 del op.consts[1:]  # the converter moves a linear dense's bias into the next dense's bias
                 op.fused_bias = None
-        self.name_outputs()
         return self.ops
+
+    def add(self, node: Node, values: list[int], unit: int) -> int:
+        """A block's join: ADD, then its activation (ReLU/ReLU6 fused). On a 1x1 map or a vector the
+        converter writes it as a bias add: the shortcut reshaped to a vector (RESHAPE) plus ADD."""
+        s, name = node.stats, node.name
+        seg = self.seg(name)
+        out = math.prod(s.output_shape)
+        rank = len(s.output_shape) + 1
+        main, short = values
+        if out == s.output_shape[-1]:
+            reshape = _Op("RESHAPE", s.index, out, seg + "Squeeze", 1,
+                          [_Const(1, 4, 0, "arith.constant", 1, ("squeeze", out))])
+            source = self.producer(short)
+            short = self.emit(reshape, [short], source.unit if source is not None else -1)
+            op = _Op("ADD", s.index, out, seg + "BiasAdd", rank)
+        else:
+            op = _Op("ADD", s.index, out, seg + "Add", rank)
+        value = self.emit(op, [main, short], unit)
+        act = s.layer.activation_fn
+        if act == "linear":
+            return value
+        act_name = add_activation_name(name, act)
+        act_unit = self.unit(act_name, False, [unit])
+        self.unit_of_tensor[node.output] = act_unit
+        return self.activation(act_name, act, value, act_unit, own_layer=True, sole=True)
+
+    def op_readers(self, op: _Op) -> list[_Op]:
+        k = self.ops.index(op)
+        return [o for o in self.ops if k in o.inputs]
+
+    @staticmethod
+    def fold_names(op: _Op, bn: str) -> None:
+        """Names of a depthwise conv with a BatchNorm folded into it: both layers' names, joined."""
+        seg = op.base_name[: -len("depthwise")]
+        mid = f"{op.base_name};{seg}BiasAdd;{seg}Squeeze" if op.fused_bias is not None else op.base_name
+        weights, bias = (op.consts[1], op.consts[0]) if op.consts[0].elements == op.channels else op.consts
+        weights.name = f"{bn}batchnorm/mul_1;{mid};{bn}batchnorm/mul"
+        bias.name = f"{bn}batchnorm/add_1;{bn}batchnorm/mul_1;{mid};{bn}batchnorm/mul;{bn}batchnorm/sub"
+        bias.dedup_key = None
+        op.consts[:] = [weights, bias]
+        op.fused_bias = bias
+
+    def bn_folds(self, node: Node, tensor: int, value: int) -> bool:
+        """Whether the BatchNorm ``node`` (reading graph ``tensor``, held by ``value``) disappears into a
+        neighbouring conv/depthwise/dense (designer.tflite_tools.unfoldable_batchnorms for feature maps)."""
+        s = node.stats
+        last = self.producer(value)
+        made_by = self.graph.producer_of(tensor)
+        if (last is not None and made_by is not None and last.layer == made_by.id and last.kind in _FOLDS_BN
+                and last.act == "linear" and made_by.stats.layer.kind != "batchnorm"
+                and self.readers[tensor] == 1):
+            if last.kind == "DEPTHWISE_CONV_2D":
+                self.fold_names(last, self.seg(node.name))
+            return True
+        if len(s.output_shape) != 1 or self.readers[node.output] != 1:
+            return False
+        reader = next(n for n in self.graph.nodes if n.stats.layer.kind not in _GONE
+                      and any(self.resolve(t) == node.output for t in n.inputs))
+        if reader.stats.layer.kind != "dense":
+            return False
+        # Folded forward into the dense, except a linear dense that feeds another dense: the folded offset
+        # needs the dense's bias, and a linear dense feeding a dense has lost its bias.
+        dense = reader.stats.layer
+        after = [n for n in self.graph.nodes if n.stats.layer.kind not in _GONE
+                 and any(self.resolve(t) == reader.output for t in n.inputs)]
+        feeds_dense = self.readers[reader.output] == 1 and after[0].stats.layer.kind == "dense"
+        folds = dense.use_bias and not (dense.activation_fn == "linear" and feeds_dense)
+        if folds:
+            seg = self.seg(node.name)
+            self.pending_bn[reader.id] = f"{seg}batchnorm/mul_1;{seg}batchnorm/add_1;"
+        return folds
+
+    def order(self) -> list[_Op]:
+        """The ops in the converter's execution order.
+
+        The converter imports the TensorFlow graph in reverse post-order of a depth-first walk from the
+        graph's sources, out-edges visited by name (TF's GetReversePostOrder with a name comparator, pushed on a
+        stack, so the largest name is walked first). The sources are the model input and every constant; a
+        layer with a constant (kernel, BN statistics, reshape shape, mean axes) is therefore reached from its
+        own constant, and a weightless op (pool, activation, add) belongs to the walk that reaches it first.
+        That is why a pool on a shortcut often runs before the main path. Ops of one Keras layer stay together.
+        """
+        n = len(self.unit_names)
+        children: list[list[int]] = [[] for _ in range(n + 1)]  # index n: the model input
+        for u, ins in enumerate(self.unit_inputs):
+            for p in dict.fromkeys(ins):
+                children[n if p < 0 else p].append(u)
+        names = [self.seg(name) for name in self.unit_names] + [_INPUT_NODE_NAME]
+        roots = sorted([n] + [u for u in range(n) if self.unit_roots[u]], key=lambda u: names[u])
+        stack: list[tuple[int, bool]] = [(u, False) for u in roots]
+        visited = [False] * (n + 1)
+        post: list[int] = []
+        while stack:
+            u, leave = stack.pop()
+            if leave:
+                post.append(u)
+                continue
+            if visited[u]:
+                continue
+            visited[u] = True
+            stack.append((u, True))
+            stack.extend((c, False) for c in sorted(children[u], key=lambda c: names[c]) if not visited[c])
+        position = {u: k for k, u in enumerate(reversed(post))}
+        position[-1] = -1
+        ranked = sorted(range(len(self.ops)), key=lambda k: (position[self.ops[k].unit], k))
+        new_index = {old: k for k, old in enumerate(ranked)}
+        new_index[-1] = -1
+        ops = [self.ops[k] for k in ranked]
+        for op in ops:
+            op.inputs = [new_index[v] for v in op.inputs]
+        self.ops = ops
+        return ops
 
     def name_outputs(self) -> None:
         """Output tensor names: the fused activation joins the bias name; clashes get a numeric suffix."""
         used: set[str] = set()
         shared: dict[tuple[object, ...], str] = {}
-        for i, op in enumerate(self.ops):
-            nxt = self.ops[i + 1] if i + 1 < len(self.ops) else None
-            if (op.kind == "FULLY_CONNECTED" and len(op.consts) == 1 and i and self.ops[i - 1].kind == "MEAN"
-                    and (nxt is None or nxt.kind != "FULLY_CONNECTED")):
+        for op in self.ops:
+            prev = self.producer(op.inputs[0]) if op.inputs else None
+            readers = self.op_readers(op)
+            if (op.kind == "FULLY_CONNECTED" and len(op.consts) == 1 and prev is not None and prev.kind == "MEAN"
+                    and not any(r.kind == "FULLY_CONNECTED" for r in readers)):
                 used.add(op.base_name)  # the plain name went to a reshape the converter dropped
             if op.fused_bias is not None and op.kind == "FULLY_CONNECTED" and op.bn_prefix:
                 w = op.consts[0].name
@@ -251,7 +422,6 @@ class _Lowering:
                 op.consts[0].name = op.bn_prefix + op.fused_bias.name
             elif op.fused_bias is not None:
                 op.fused_bias.name = op.act_prefix + op.fused_bias.name
-            prev = self.ops[i - 1] if i else None
             if prev is not None and prev.kind == "RESHAPE" and op.kind in ("TANH", "LOGISTIC", "RELU", "RELU6"):
                 # The converter moves an element-wise activation ahead of the reshape; both take its name.
                 prev.out_name = op.out_name = f"{op.out_name};{prev.out_name}"
@@ -279,40 +449,6 @@ class _Lowering:
             op.out_name = _unique(name, used)
         if self.ops:
             self.ops[-1].out_name = "StatefulPartitionedCall_1:0"
-
-    @staticmethod
-    def fold_names(op: _Op, bn: str) -> None:
-        """Names of a depthwise conv with a BatchNorm folded into it: both layers' names, joined."""
-        seg = op.base_name[: -len("depthwise")]
-        mid = f"{op.base_name};{seg}BiasAdd;{seg}Squeeze" if op.fused_bias is not None else op.base_name
-        weights, bias = (op.consts[1], op.consts[0]) if op.consts[0].elements == op.channels else op.consts
-        weights.name = f"{bn}batchnorm/mul_1;{mid};{bn}batchnorm/mul"
-        bias.name = f"{bn}batchnorm/add_1;{bn}batchnorm/mul_1;{mid};{bn}batchnorm/mul;{bn}batchnorm/sub"
-        bias.dedup_key = None
-        op.consts[:] = [weights, bias]
-        op.fused_bias = bias
-
-    def bn_folds(self, pos: int) -> bool:
-        """Whether the BatchNorm at ``pos`` disappears into a neighbouring conv/depthwise/dense."""
-        s = self.stats[pos]
-        last = self.ops[-1] if self.ops else None
-        if (last is not None and last.layer == self.last_layer and last.kind in _FOLDS_BN
-                and last.act == "linear" and pos > 0 and self.stats[pos - 1].index == last.layer
-                and self.stats[pos - 1].layer.kind != "batchnorm"):
-            if last.kind == "DEPTHWISE_CONV_2D":
-                self.fold_names(last, self.seg(s))
-            return True
-        rest = self.next_layers(pos)
-        if len(s.output_shape) == 1 and rest and rest[0].layer.kind == "dense":
-            # Folded forward into the dense, except a linear dense that feeds another dense.
-            # The folded offset needs the dense's bias; a linear dense feeding a dense has lost its bias.
-            linear = rest[0].layer.activation_fn == "linear"
-            folds = rest[0].layer.use_bias and not (linear and len(rest) > 1 and rest[1].layer.kind == "dense")
-            if folds:
-                seg = self.seg(s)
-                self.pending_bn = f"{seg}batchnorm/mul_1;{seg}batchnorm/add_1;"
-            return folds
-        return False
 
 
 @dataclass(frozen=True)
@@ -367,27 +503,32 @@ def _pad4(n: int) -> int:
 
 def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     """The TFLite Micro footprint of an analysed design for ``float32`` or full-integer ``int8``."""
-    if any(s.role for s in analysis.layers):  # a linear chain only, until it walks designer.graph
-        raise DesignError("residual blocks are not supported by the TFLM estimator yet")
-    lowering = _Lowering(analysis, dtype)
-    ops = lowering.run()
+    lowering = _Lowering(lower(analysis), analysis.design.name, dtype)
+    lowering.run()
+    ops = lowering.order()
+    lowering.name_outputs()
     elem = lowering.elem
     int8 = lowering.int8
 
-    # Activation buffers: the input, every op's output (read by the next op; the model output lives to the
-    # end), then each op's scratch buffers, in the order TFLM requests them.
+    # Activation buffers: the input, every op's output (alive from its op to its last reader; the model
+    # output to the end), then each op's scratch buffers, in the order TFLM requests them.
+    n = len(ops)
+    last_read = [0] * (n + 1)  # by value + 1 (index 0: the model input)
+    for i, op in enumerate(ops):
+        for v in op.inputs:
+            last_read[v + 1] = max(last_read[v + 1], i)
     sizes = [_r16(math.prod(analysis.design.input_shape) * elem)]
-    first, last = [0], [0]
+    first, last = [0], [last_read[0]]
     for i, op in enumerate(ops):
         sizes.append(_r16(op.out_elements * elem))
         first.append(i)
-        last.append(i + 1)
+        last.append(n if i == n - 1 else last_read[i + 1])
     for i, op in enumerate(ops):
         for scratch in op.scratch_bytes:
             sizes.append(_r16(scratch))
             first.append(i)
             last.append(i)
-    plan = _plan(sizes, first, last, len(ops))
+    plan = _plan(sizes, first, last, n)
 
     consts: list[_Const] = []
     seen: set[tuple[object, ...]] = set()
@@ -401,10 +542,8 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     n_tensors = 1 + len(ops) + len(consts)
 
     # Per-channel output multiplier and shift (int32 each) of conv/depthwise, and of dense when int8.
-    # A one-unit int8 dense is quantized per tensor, so its kernel keeps no arrays (measured: 32 B less).
     channel_arrays = sum(2 * _r16(4 * op.channels) for op in ops
-                         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")
-                         or (op.kind == "FULLY_CONNECTED" and int8 and op.channels > 1))
+                         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") or (op.kind == "FULLY_CONNECTED" and int8))
     tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops)
             + sum(_OP_TAIL_BYTES[op.kind] for op in ops) + channel_arrays)
     arena = plan.head_bytes + tail
