@@ -34,7 +34,7 @@ little smaller than estimated here: the estimate errs on the safe side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from designer.design import Analysis, LayerStats
 from designer.footprint import Footprint, LayerFootprint
@@ -61,12 +61,16 @@ _KERNEL_FLASH_BYTES = {
     "AVERAGE_POOL_2D": 2_500, "MAX_POOL_2D": 2_000, "MEAN": 3_500, "RESHAPE": 500, "SOFTMAX": 3_000,
     "LOGISTIC": 2_000, "TANH": 2_000, "RELU": 1_000, "RELU6": 1_000,
 }
+# An ADD of two activations (a block's join) keeps 12 B more than the BatchNorm's ADD with a constant
+# (fitted on 24 generated residual designs, both dtypes).
+_JOIN_ADD_EXTRA_BYTES = 12
 _RUNTIME_RAM_BYTES = 1_500  # MicroInterpreter, allocator and op resolver objects outside the arena
 
 _FUSABLE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D",
                       "MAX_POOL_2D"})
 _FOLDS_BN = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 _ACT_OPS = {"relu": "RELU", "relu6": "RELU6", "tanh": "TANH", "sigmoid": "LOGISTIC", "softmax": "SOFTMAX"}
+_MERGED = frozenset({"flatten", "global_avg_pool", "maxpool", "avgpool"})  # weightless, merged when alike
 _GONE = frozenset({"dropout", "spatial_dropout"})  # identity at inference: no op, no tensor
 # The converter's name for the model input node; compared with layer names to order its graph walk.
 _INPUT_NODE_NAME = "input"
@@ -141,6 +145,7 @@ class _Lowering:
         self.prefix = self.model + "_1/"
         self.ops: list[_Op] = []
         self.value: dict[int, int] = {graph.input_tensor: -1}  # graph tensor -> value
+        self.merged: dict[tuple[object, int], int] = {}  # (layer, value read) -> value of a weightless op
         self.pending_bn: dict[int, str] = {}  # dense node id -> names of a BatchNorm folded forward into it
         self.readers = [0] * len(graph.tensors)  # Keras layers reading each (dropout-resolved) tensor
         for node in graph.nodes:
@@ -235,6 +240,10 @@ class _Lowering:
             rank = len(s.output_shape) + 1
             sole = self.readers[ins[0]] == 1
             first = len(self.ops)
+            same = (replace(layer, group=""), value)  # the converter merges identical ops on one tensor
+            if kind in _MERGED and same in self.merged:
+                self.value[node.output] = self.merged[same]
+                continue
             if kind in ("conv2d", "depthwise_conv2d"):
                 kh, kw = layer.kernel
                 cin, cout = s.input_shape[-1], s.output_shape[-1]
@@ -282,6 +291,8 @@ class _Lowering:
                 value = self.add(node, values, unit)
             else:
                 raise ValueError(f"no TFLite Micro lowering for layer kind '{kind}'")
+            if kind in _MERGED:
+                self.merged[same] = value
             for op in self.ops[first:]:
                 if op.layer < 0:  # an activation op: the row it computes
                     op.layer, op.out_elements, op.out_rank = s.index, out, rank
@@ -335,6 +346,19 @@ class _Lowering:
         op.consts[:] = [weights, bias]
         op.fused_bias = bias
 
+    @staticmethod
+    def conv_fold_names(op: _Op, bn: str) -> None:
+        """Names of a conv with a BatchNorm folded into it: its bias (and output) join both layers' names."""
+        c = op.base_name[: -len("convolution")]
+        bias = next(k for k in op.consts[1:] + op.consts[:1] if k.elem_bytes == 4 and k.rank == 1)
+        if op.fused_bias is not None:
+            bias.name = (f"{bn}batchnorm/add_1;{bn}batchnorm/mul_1;{c}Squeeze;{c}BiasAdd;{bn}batchnorm/mul;"
+                         f"{c}convolution;{bn}batchnorm/sub")
+        else:
+            bias.name = f"{bn}batchnorm/add_1;{c}convolution;{bn}batchnorm/sub"
+        bias.dedup_key = None
+        op.fused_bias = bias
+
     def bn_folds(self, node: Node, tensor: int, value: int) -> bool:
         """Whether the BatchNorm ``node`` (reading graph ``tensor``, held by ``value``) disappears into a
         neighbouring conv/depthwise/dense (designer.tflite_tools.unfoldable_batchnorms for feature maps)."""
@@ -346,6 +370,8 @@ class _Lowering:
                 and self.readers[tensor] == 1):
             if last.kind == "DEPTHWISE_CONV_2D":
                 self.fold_names(last, self.seg(node.name))
+            elif last.kind == "CONV_2D":
+                self.conv_fold_names(last, self.seg(node.name))
             return True
         if len(s.output_shape) != 1 or self.readers[node.output] != 1:
             return False
@@ -545,7 +571,8 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     channel_arrays = sum(2 * _r16(4 * op.channels) for op in ops
                          if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") or (op.kind == "FULLY_CONNECTED" and int8))
     tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops)
-            + sum(_OP_TAIL_BYTES[op.kind] for op in ops) + channel_arrays)
+            + sum(_OP_TAIL_BYTES[op.kind] + (_JOIN_ADD_EXTRA_BYTES if op.kind == "ADD" and not op.consts else 0)
+                  for op in ops) + channel_arrays)
     arena = plan.head_bytes + tail
 
     file_bytes = _file_bytes(ops, consts, n_tensors, int8)
