@@ -27,6 +27,19 @@ class LayerFootprint:
     macc: int  # as the runtime executes it (0 for a layer folded or removed)
     weights_bytes: int  # flash bytes of this layer's weights in this runtime/dtype/compression
     ram_bytes: int  # activation bytes live while this layer runs (the peak row sets activations_bytes)
+    # Bytes of all activation buffers alive while the op computing this row runs (the memory picture; 0
+    # where the runtime does not say). TFLM: the Cortex-M planner, shortcuts kept alive across a block.
+    live_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class TflmArena:
+    """TFLite Micro's tensor arena two ways (designer.tflm): what tflite-micro's Python interpreter reports on
+    the 64-bit host, and what a 32-bit Cortex-M with the CMSIS-NN kernels needs (the board budget's figure)."""
+
+    arena_host_bytes: int
+    arena_cortex_m_bytes: int
+    kernels: str  # the kernels the Cortex-M figure assumes ("cmsis-nn")
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Footprint:
     runtime_ram_bytes: int  # runtime library data in RAM
     layers: tuple[LayerFootprint, ...]
     note: str = ""  # which tool version and series the figures follow (e.g. X-CUBE-AI int8: the ST model zoo)
+    tflm: TflmArena | None = None  # runtime "tflm" only; activations_bytes is its Cortex-M figure
 
     @property
     def flash_bytes(self) -> int:

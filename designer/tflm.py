@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from designer.design import Analysis, LayerStats
-from designer.footprint import Footprint, LayerFootprint
+from designer.footprint import Footprint, LayerFootprint, TflmArena
 from designer.graph import Graph, Node, lower
 from designer.keras_build import add_activation_name
 
@@ -52,6 +52,21 @@ _OP_TAIL_BYTES = {  # kernel op data + builtin params per op kind (same for both
     "AVERAGE_POOL_2D": 72, "MAX_POOL_2D": 72, "MEAN": 72, "RESHAPE": 40, "SOFTMAX": 88,
     "LOGISTIC": 16, "TANH": 16, "RELU": 24, "RELU6": 24,
 }
+
+# Persistent tail on a 32-bit Cortex-M (see the module docstring, "Cortex-M"): TfLiteEvalTensor is
+# {void* data, TfLiteIntArray* dims, TfLiteType type} = 12 B, NodeAndRegistration {TfLiteNode (inputs,
+# outputs, intermediates, temporaries pointers, user_data, builtin_data, custom_initial_data, size...),
+# const TFLMRegistration*} = 32 B (tensorflow/lite/c/common.h, tensorflow/lite/micro/micro_allocator.h).
+_CM_EVAL_TENSOR_BYTES = 12
+_CM_NODE_BYTES = 32
+# Op data + builtin params keep their int32 fields and lose 4 B per pointer: 0.82 of the host figure,
+# and the fixed part (allocator, graph arrays, two TfLiteTensor of 32 B) is 312 B (int8): both solved
+# from the reference-kernel arenas of Model4 and Model5 measured on a Cortex-M4 (36,520 B and 76,820 B).
+_CM_OP_DATA_RATIO = 0.82
+_CM_TAIL_FIXED_BYTES = {"int8": 312, "float32": 284}  # float32 scaled like the host's 656/720
+# CMSIS-NN's conv and depthwise OpData wrap the reference OpData and add a scratch-buffer index (and the
+# request's record): 92 B more for Model4's 8 such ops on the board, 12 B each.
+_CMSIS_OP_DATA_EXTRA_BYTES = 12
 
 # Library code on a Cortex-M4/M7 built with -Os (reference kernels), in bytes. An estimate from typical
 # TFLM builds, not a measurement: the interpreter core plus each distinct op kernel the model registers.
@@ -105,7 +120,8 @@ class _Op:
     bn_prefix: str = ""  # names of a BatchNorm folded forward into this dense
     base_name: str = ""  # "<seg>convolution", "<seg>MatMul", ...
     inputs: list[int] = field(default_factory=list)  # values read (value -1: the model input; k: op k's output)
-    unit: int = -1  # the Keras layer (_Unit) whose TF ops this op comes from: sets the converter's op order
+    unit: int = -1  # the Keras layer whose TF ops this op comes from: sets the converter's op order
+    cmsis_scratch_bytes: int = 0  # the scratch buffer the CMSIS-NN int8 kernel requests (see _cmsis_scratch)
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -253,6 +269,7 @@ class _Lowering:
                 bias_name = f"{seg}BiasAdd;{seg}{base};{seg}Squeeze"
                 value = self.weighted(s, name, value, unit, "CONV_2D" if conv else "DEPTHWISE_CONV_2D", weights,
                                       cout, base, bias_name, 4)
+                self.ops[value].cmsis_scratch_bytes = _cmsis_scratch(s)
                 value = self.activation(name, layer.activation_fn, value, unit, own_layer=True, sole=True)
             elif kind == "dense":
                 units = s.output_shape[0]
@@ -266,6 +283,7 @@ class _Lowering:
                         # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
                         value = self.weighted(s, name, value, unit, "DEPTHWISE_CONV_2D", c, c, "depthwise",
                                               f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze", 4)
+                        self.ops[value].cmsis_scratch_bytes = 2 * c  # arm_depthwise_conv_s8_opt, 1x1 kernel
                     else:
                         q = 1 if self.int8 else 0
                         value = self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
@@ -278,6 +296,8 @@ class _Lowering:
                 op = "MAX_POOL_2D" if kind == "maxpool" else "AVERAGE_POOL_2D"
                 value = self.emit(_Op(op, s.index, out, seg + ("MaxPool2d" if kind == "maxpool" else "AvgPool"),
                                       rank), [value], unit)
+                if kind == "avgpool":
+                    self.ops[value].cmsis_scratch_bytes = 4 * s.output_shape[-1]  # arm_avgpool_s8: int32 per channel
             elif kind == "flatten":
                 if not (s.input_shape[0] == 1 and s.input_shape[1] == 1):  # a 1x1 map feeds the dense directly
                     value = self.emit(_Op("RESHAPE", s.index, out, seg + "Reshape", rank,
@@ -429,6 +449,7 @@ class _Lowering:
         ops = [self.ops[k] for k in ranked]
         for op in ops:
             op.inputs = [new_index[v] for v in op.inputs]
+        self.value = {t: new_index[v] for t, v in self.value.items()}
         self.ops = ops
         return ops
 
@@ -523,6 +544,28 @@ _FILE_OP_COEFS = {
 }
 
 
+def _cmsis_scratch(s: LayerStats) -> int:
+    """Bytes of the scratch buffer CMSIS-NN's int8 conv/depthwise kernel asks for on a Cortex-M4/M7 (DSP
+    extension, no MVE), as its ``*_get_buffer_size`` functions compute it (ARM-software/CMSIS-NN,
+    Source/ConvolutionFunctions): arm_convolve_wrapper_s8 picks arm_convolve_1x1_s8_fast (1x1 kernel,
+    stride 1, no padding: no buffer) or arm_convolve_s8 (an im2col of two columns of int16:
+    ``2 * kernel_h * kernel_w * in_channels * sizeof(int16)``); arm_depthwise_conv_wrapper_s8 picks
+    arm_depthwise_conv_3x3_s8 (multiplier 1, 3x3, padding <= 1: no buffer), arm_depthwise_conv_s8_opt
+    (multiplier 1: ``in_channels * kernel_h * kernel_w * sizeof(int16)``) or the generic kernel (none).
+    """
+    layer = s.layer
+    kh, kw = layer.kernel
+    cin = s.input_shape[-1]
+    if layer.kind == "conv2d":
+        pointwise = (kh, kw) == (1, 1) and tuple(layer.strides) == (1, 1)
+        return 0 if pointwise else 2 * kh * kw * cin * 2
+    if layer.depth_multiplier != 1:
+        return 0
+    if (kh, kw) == (3, 3):
+        return 0
+    return cin * kh * kw * 2
+
+
 def _pad4(n: int) -> int:
     return (n + 3) // 4 * 4
 
@@ -549,12 +592,14 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
         sizes.append(_r16(op.out_elements * elem))
         first.append(i)
         last.append(n if i == n - 1 else last_read[i + 1])
-    for i, op in enumerate(ops):
-        for scratch in op.scratch_bytes:
-            sizes.append(_r16(scratch))
-            first.append(i)
-            last.append(i)
-    plan = _plan(sizes, first, last, n)
+    # The Cortex-M arena plans the same buffers plus the CMSIS-NN kernels' scratch (int8 only: the float
+    # kernels are TFLM's reference ones), each alive while its op runs.
+    scratch = [(i, s) for i, op in enumerate(ops) for s in op.scratch_bytes]
+    cmsis = [(i, op.cmsis_scratch_bytes) for i, op in enumerate(ops) if int8 and op.cmsis_scratch_bytes]
+    plan = _plan(sizes + [_r16(s) for _, s in scratch], first + [i for i, _ in scratch],
+                 last + [i for i, _ in scratch], n)
+    plan_m = _plan(sizes + [_r16(s) for _, s in scratch + cmsis], first + [i for i, _ in scratch + cmsis],
+                   last + [i for i, _ in scratch + cmsis], n) if cmsis else plan
 
     consts: list[_Const] = []
     seen: set[tuple[object, ...]] = set()
@@ -570,23 +615,29 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     # Per-channel output multiplier and shift (int32 each) of conv/depthwise, and of dense when int8.
     channel_arrays = sum(2 * _r16(4 * op.channels) for op in ops
                          if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") or (op.kind == "FULLY_CONNECTED" and int8))
-    tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops)
-            + sum(_OP_TAIL_BYTES[op.kind] + (_JOIN_ADD_EXTRA_BYTES if op.kind == "ADD" and not op.consts else 0)
-                  for op in ops) + channel_arrays)
-    arena = plan.head_bytes + tail
+    op_data = sum(_OP_TAIL_BYTES[op.kind] + (_JOIN_ADD_EXTRA_BYTES if op.kind == "ADD" and not op.consts else 0)
+                  for op in ops)
+    tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops) + op_data
+            + channel_arrays)
+    arena_host = plan.head_bytes + tail
+    cmsis_ops = sum(1 for op in ops if int8 and op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"))
+    tail_m = (_CM_TAIL_FIXED_BYTES[dtype] + _CM_EVAL_TENSOR_BYTES * n_tensors + _CM_NODE_BYTES * len(ops)
+              + round(_CM_OP_DATA_RATIO * op_data) + channel_arrays + _CMSIS_OP_DATA_EXTRA_BYTES * cmsis_ops)
+    arena_m = _r16(plan_m.head_bytes + tail_m)
 
     file_bytes = _file_bytes(ops, consts, n_tensors, int8)
 
     kinds = {op.kind for op in ops}
     runtime_flash = _CORE_FLASH_BYTES + sum(_KERNEL_FLASH_BYTES[k] for k in kinds)
 
-    rows = _layer_rows(analysis, ops, plan)
+    rows = _layer_rows(lowering, plan, plan_m)
     macc = sum(r.macc for r in rows)
     return Footprint(
         design=analysis.design.name, runtime="tflm", dtype=dtype, compression="none",
         params_total=analysis.params_total, params_trainable=analysis.params_trainable, macc=macc,
-        weights_bytes=file_bytes, runtime_flash_bytes=runtime_flash, activations_bytes=arena,
+        weights_bytes=file_bytes, runtime_flash_bytes=runtime_flash, activations_bytes=arena_m,
         runtime_ram_bytes=_RUNTIME_RAM_BYTES, layers=rows,
+        tflm=TflmArena(arena_host_bytes=arena_host, arena_cortex_m_bytes=arena_m, kernels="cmsis-nn"),
     )
 
 
@@ -607,15 +658,26 @@ def _file_bytes(ops: list[_Op], consts: list[_Const], n_tensors: int, int8: bool
             + k["op_io"] * op_io + k["op_kind"] * len({op.kind for op in ops}) + sum(per_op[op.kind] for op in ops))
 
 
-def _layer_rows(analysis: Analysis, ops: list[_Op], plan: _Plan) -> tuple[LayerFootprint, ...]:
+def _layer_rows(lowering: _Lowering, plan: _Plan, plan_m: _Plan) -> tuple[LayerFootprint, ...]:
+    """One row per analysis row: weights and live activation bytes of the op(s) that compute it.
+
+    ``ram_bytes`` is the host planner's live total while the row's own op runs (0 for a row with no op);
+    ``live_bytes`` the Cortex-M one (CMSIS-NN scratch included) while the op holding the row's value runs,
+    so a folded BatchNorm, a fused activation or a dropout shows the buffers alive at that point.
+    """
+    ops = lowering.ops
     weights: dict[int, int] = {}
     ram: dict[int, int] = {}
     for i, op in enumerate(ops):
         weights[op.layer] = weights.get(op.layer, 0) + sum(c.elements * c.elem_bytes for c in op.consts)
         ram[op.layer] = max(ram.get(op.layer, 0), plan.live_bytes_per_op[i])
-    return tuple(
-        LayerFootprint(index=s.index, kind=s.layer.kind, output_shape=s.output_shape, params=s.params_total,
-                       macc=s.macc if s.index in ram else 0, weights_bytes=weights.get(s.index, 0),
-                       ram_bytes=ram.get(s.index, 0))
-        for s in analysis.layers
-    )
+    rows = []
+    for node in lowering.graph.nodes:
+        s = node.stats
+        value = lowering.value.get(lowering.resolve(node.output), -1)
+        live = plan_m.live_bytes_per_op[value] if value >= 0 else 0
+        rows.append(LayerFootprint(index=s.index, kind=s.layer.kind, output_shape=s.output_shape,
+                                   params=s.params_total, macc=s.macc if s.index in ram else 0,
+                                   weights_bytes=weights.get(s.index, 0), ram_bytes=ram.get(s.index, 0),
+                                   live_bytes=live))
+    return tuple(rows)

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 from rich import box
@@ -221,7 +222,8 @@ def cmd_boards(args: argparse.Namespace, out: Console) -> int:
 def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "") -> dict[str, Any]:
     """The ``estimate --json`` object: totals, budgets and verdicts in bytes, and one row per layer."""
     verdict = fits(fp, board)
-    return {
+    peaks = list(accumulate((lf.live_bytes for lf in fp.layers), max))  # the running peak of the memory picture
+    report = {
         "design": design.name,
         "source": source,
         "board": board.name,
@@ -243,10 +245,15 @@ def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "
             {"index": lf.index, "kind": lf.kind,
              "group": design.layers[lf.index].group if lf.index < len(design.layers) else "",
              "output_shape": list(lf.output_shape), "params": lf.params, "macc": lf.macc,
-             "weights_bytes": lf.weights_bytes, "ram_bytes": lf.ram_bytes}
-            for lf in fp.layers
+             "weights_bytes": lf.weights_bytes, "ram_bytes": lf.ram_bytes, "live_bytes": lf.live_bytes,
+             "peak_bytes": peak}
+            for lf, peak in zip(fp.layers, peaks, strict=True)
         ],
     }
+    if fp.tflm is not None:  # ram.activations is the Cortex-M arena; the host figure is what tflite-micro reports
+        report["tflm"] = {"arena_host_bytes": fp.tflm.arena_host_bytes,
+                          "arena_cortex_m_bytes": fp.tflm.arena_cortex_m_bytes, "kernels": fp.tflm.kernels}
+    return report
 
 
 def _budget_line(used: int, budget: int, ok: bool) -> Text:
