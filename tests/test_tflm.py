@@ -41,7 +41,7 @@ def _designs() -> list[Design]:
 
 
 DESIGNS = _designs()
-CASES = [(d.name, dtype) for d in DESIGNS for dtype in DTYPES]
+CASES = [pytest.param(d.name, dtype, marks=pytest.mark.slow) for d in DESIGNS for dtype in DTYPES]
 
 
 @dataclass(frozen=True)
@@ -152,18 +152,11 @@ TINY = ([random_design(random.Random(100 + s), name=f"tiny{s}", max_layers=5, in
          for s in range(6)]
         + [random_residual_design(random.Random(100 + s), name=f"tinyres{s}", max_items=3, input_shape=(8, 8, 1),
                                   classes=3) for s in range(6)])
-# Known misses, kept visible (strict: they fail the suite once fixed, so the list stays true). Measured
-# errors: res17 int8 arena +0.58 % (ADD/RESHAPE op data on 1x1 maps), file +2.1 %; res6 int8 file +2.1 %;
-# tinyres3 int8 file +3.0 % (converter names of nested 1x1 blocks); tiny1 arena +8 B of 1,408 B.
-_MISSES = {("arena", "res17", "int8"), ("file", "res17", "int8"), ("file", "res6", "int8"),
-           ("file", "tinyres3", "int8")}
 
 
-def _case(what: str, name: str, dtype: str) -> object:
-    marks = [pytest.mark.slow]
-    if (what, name, dtype) in _MISSES:
-        marks.append(pytest.mark.xfail(strict=True, reason="known estimate miss, see _MISSES"))
-    return pytest.param(name, dtype, marks=marks, id=f"{name}-{dtype}")
+def _case(name: str, dtype: str) -> object:
+    """One slow-marked (design, dtype) case: the module fixture converts every design once."""
+    return pytest.param(name, dtype, id=f"{name}-{dtype}", marks=pytest.mark.slow)
 
 
 @pytest.fixture(scope="module")
@@ -178,21 +171,21 @@ def tiny_measured() -> dict[tuple[str, str], tuple[int, int]]:
     return _convert_all(TINY, ("int8",))
 
 
-@pytest.mark.parametrize(("name", "dtype"), [_case("arena", d.name, t) for d in RESIDUAL for t in DTYPES])
+@pytest.mark.parametrize(("name", "dtype"), [_case(d.name, t) for d in RESIDUAL for t in DTYPES])
 def test_residual_arena(residual_measured: dict[tuple[str, str], tuple[int, int]], name: str, dtype: str) -> None:
     est, _ = _estimate(name, dtype, RESIDUAL)
     real = residual_measured[(name, dtype)][0]
     assert abs(est - real) <= ARENA_TOLERANCE * real, f"{name} {dtype}: estimated {est} B, measured {real} B"
 
 
-@pytest.mark.parametrize(("name", "dtype"), [_case("file", d.name, t) for d in RESIDUAL for t in DTYPES])
+@pytest.mark.parametrize(("name", "dtype"), [_case(d.name, t) for d in RESIDUAL for t in DTYPES])
 def test_residual_file(residual_measured: dict[tuple[str, str], tuple[int, int]], name: str, dtype: str) -> None:
     _, est = _estimate(name, dtype, RESIDUAL)
     real = residual_measured[(name, dtype)][1]
     assert abs(est - real) <= FILE_TOLERANCE * real, f"{name} {dtype}: estimated {est} B, real file {real} B"
 
 
-@pytest.mark.parametrize(("name", "dtype"), [_case("file", d.name, "int8") for d in TINY])
+@pytest.mark.parametrize(("name", "dtype"), [_case(d.name, "int8") for d in TINY])
 def test_tiny_int8_file(tiny_measured: dict[tuple[str, str], tuple[int, int]], name: str, dtype: str) -> None:
     _, est = _estimate(name, dtype, TINY)
     real = tiny_measured[(name, dtype)][1]
