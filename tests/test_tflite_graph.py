@@ -154,3 +154,27 @@ def test_residual_batchnorms_fold_only_where_nothing_else_reads_the_conv() -> No
     for dtype in ("float32", "int8"):
         ops = ops_used(tflite_tools.convert(model, dtype))
         assert "ADD" in ops and "MUL" not in ops, (dtype, ops)
+
+
+@pytest.mark.slow
+def test_the_tflm_estimate_rewrites_the_same_batchnorms() -> None:
+    """designer.tflm lowers a feature-map BN as a depthwise conv exactly where tflite_graph rewrites one
+    (the rest fold), on the residual presets and 24 generated residual designs: one rule, two passes."""
+    import random
+
+    from designer.design import analyze
+    from designer.generate import random_residual_design
+    from designer.graph import lower
+    from designer.tflm import _Lowering
+    from presets import load_preset
+
+    designs = [load_preset("resnet8"), load_preset("model19"),
+               *(random_residual_design(random.Random(seed), name=f"res{seed}") for seed in range(24))]
+    for design in designs:
+        graph = lower(analyze(design))
+        lowering = _Lowering(graph, design.name, "int8")
+        ops = lowering.run()
+        estimated = [graph.nodes[op.layer].name for op in ops
+                     if op.kind == "DEPTHWISE_CONV_2D" and graph.nodes[op.layer].stats.layer.kind == "batchnorm"]
+        rewritten = tflite_tools.unfoldable_batchnorms(build_model(design))
+        assert sorted(estimated) == sorted(rewritten), design.name

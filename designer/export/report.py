@@ -103,7 +103,8 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
     comparison = [
         _row("int8 .tflite (TFLM flash for the model)", tflm_int8.weights_bytes if tflm_int8 else None, int8_size,
              "file size"),
-        _row("TFLM int8 tensor arena", tflm_int8.activations_bytes if tflm_int8 else None,
+        # Like with like: the host arena estimate (activations_bytes is the Cortex-M figure).
+        _row("TFLM int8 tensor arena", tflm_int8.tflm.arena_host_bytes if tflm_int8 and tflm_int8.tflm else None,
              f.arena["total_bytes"], "tflite-micro print_allocations (64-bit host)"),
     ]
     analyze = f.analyze_run.report if f.analyze_run else None
