@@ -1,39 +1,70 @@
 """TensorFlow Lite Micro footprint estimate of a design: .tflite file size, tensor arena, runtime library.
 
-Pure Python and fast (well under 2 ms for a preset): no TensorFlow. It predicts the graph the TFLite
-converter really produces (``_lower``), then reproduces TFLite Micro's memory layout:
+Pure Python and fast (well under 2 ms for a preset): no TensorFlow. It starts from the lowering
+(designer.graph.lower: one node per analysis row, tensors with their readers), predicts the graph the
+TFLite converter really produces (``_Lowering``), then reproduces TFLite Micro's memory layout:
 
-* which ops and tensors exist: dropouts vanish; a BatchNorm right after a conv/depthwise/dense with no
-  activation folds into it, one right before a Dense folds into that Dense (except when that Dense is linear
-  and feeds another Dense), any other BatchNorm on a feature map is the 1x1 depthwise conv that
-  designer.tflite_tools.tflite_graph writes for it (per-channel int8), one on a vector becomes MUL + ADD
-  with their own activation tensors; ReLU and ReLU6 fuse into the op before them when it can take a fused
-  activation (conv, depthwise, dense, ADD, pools); tanh, sigmoid and softmax are ops of their own; Flatten
-  is a RESHAPE (none when the map is 1x1); GlobalAveragePooling is MEAN (which asks for scratch buffers).
+* which ops and tensors exist: dropouts vanish; a BatchNorm fed by a conv/depthwise/dense with no
+  activation that nothing else reads folds into it, one right before a Dense folds into that Dense (except
+  when that Dense is linear and feeds another Dense), any other BatchNorm on a feature map is the 1x1
+  depthwise conv that designer.tflite_tools.tflite_graph writes for it (the same rule:
+  tflite_tools.unfoldable_batchnorms), one on a vector becomes MUL + ADD with their own activation
+  tensors; ReLU and ReLU6 fuse into the op before them when it can take a fused activation (conv,
+  depthwise, dense, ADD, pools) and nothing else reads that op's output; tanh, sigmoid and softmax are ops
+  of their own; Flatten is a RESHAPE (none when the map is 1x1); GlobalAveragePooling is MEAN (which asks
+  for scratch buffers); identical weightless ops on one tensor (the flatten or GAP both paths of a block
+  start with) are one op.
+* residual blocks: the join is an ADD of (main, shortcut) with the block's ReLU/ReLU6 fused into it (the
+  Keras Add + Activation pair; other activations stay ops named after the ``lNN_add_<act>`` layer). On a
+  1x1 map or a vector the converter writes the add as a bias add: the shortcut reshaped to a vector
+  (RESHAPE, shared by adds reading the same tensor) plus ADD. A BN folded into a conv renames its bias.
+* the op order: the converter's, not the tree's. It imports the TensorFlow graph in reverse post-order of
+  a depth-first walk from the graph's sources (the input and every constant, largest name first), so a
+  weightless op on a shortcut (a pool) often runs before the main path (``_Lowering.order``). Lifetimes
+  follow that order: a tensor lives from its op to its last reader, so a shortcut stays alive across the
+  main path.
 * the non-persistent head: TFLM's GreedyMemoryPlanner (buffers sorted by size, ties with the later tensor
   first, each placed at the lowest offset free for its whole lifetime; sizes rounded up to 16 bytes).
-* the persistent tail: per tensor a TfLiteEvalTensor (24 B), per op a NodeAndRegistration (64 B) plus the
-  kernel's op data and builtin params (calibrated per op kind), per conv/depthwise (and int8 dense) output
-  channel a multiplier and a shift (int32 each), and a fixed part (allocator, graph, input/output tensors).
+* the persistent tail on the 64-bit host: per tensor a TfLiteEvalTensor (24 B), per op a
+  NodeAndRegistration (64 B) plus the kernel's op data and builtin params (calibrated per op kind), per
+  conv/depthwise (and int8 dense) output channel a multiplier and a shift (int32 each), and a fixed part
+  (allocator, graph, input/output tensors).
 * the flatbuffer: weights at 1 B (int8) / 4 B (float32) padded to 16 B, int32 biases for int8, 12 B of
   quantization parameters per int8 channel, the tensor names exactly as the converter writes them (fused
   ops join their layers' names with ';', clashes get a numeric suffix; a dense without bias has no bias
-  tensor, a BatchNorm folded into a depthwise conv or a following dense renames its tensors), and per
-  tensor / shape dimension / op input / op kind overheads calibrated on real files.
+  tensor, a BatchNorm folded into a conv, a depthwise conv or a following dense renames its tensors), and
+  per tensor / shape dimension / op input / op kind overheads calibrated on real files.
 
-Checked against the real converter and the tflite-micro Python interpreter (tests/test_tflm.py): arena and
-file within 1 % for every preset and for generated designs (the test asks 2 %).
+Two arenas (Footprint.tflm). ``arena_host_bytes`` is what tflite-micro's Python interpreter reports (the
+figure checked in CI). ``arena_cortex_m_bytes`` (= Footprint.activations_bytes, the board budget's figure)
+is the arena on a 32-bit Cortex-M4/M7 with the CMSIS-NN kernels:
 
-Note for the README (32-bit MCU vs this measurement): the arena figures are calibrated on the 64-bit host
-that runs tflite-micro's Python interpreter. The head (activation buffers) is identical on a Cortex-M. The
-persistent tail holds pointers and C structs (TfLiteEvalTensor, NodeAndRegistration, kernel op data) that
-are smaller with 4-byte pointers, so on a 32-bit MCU the tail is roughly 30-40 % smaller and the arena a
-little smaller than estimated here: the estimate errs on the safe side.
+* the same head, planned again with the scratch buffers CMSIS-NN's int8 kernels request
+  (``_cmsis_scratch``: arm_convolve_s8's im2col, arm_depthwise_conv_s8_opt's buffer, arm_avgpool_s8's
+  int32 row; ARM-software/CMSIS-NN ``*_get_buffer_size``), each alive while its op runs;
+* a 32-bit tail. From tensorflow/tflite-micro, tensorflow/lite/core/c/common.h (TF_LITE_STATIC_MEMORY):
+  TfLiteEvalTensor {TfLitePtrUnion data; TfLiteIntArray* dims; TfLiteType type} is 12 B (24 on x86-64);
+  TfLiteNode {inputs, outputs, intermediates, user_data, builtin_data, custom_initial_data; int size} is
+  28 B and NodeAndRegistration adds the registration pointer: 32 B (64); a TfLiteTensor (the input and
+  output kept persistent) is 40 B (64). Op data keeps its int32 fields and loses 4 B per pointer, e.g.
+  tensorflow/lite/micro/kernels/conv.h OpDataConv (padding, zero points, multiplier/shift, the two
+  per-channel pointers, activation range, buffer index) is 64 B for 80 B on the host, while the builtin
+  params (TfLiteConvParams...) hold no pointers: about 0.82 of the host op-data bytes. The per-channel
+  int32 arrays are the same. The ratio and the fixed part were solved from two reference-kernel arenas
+  measured on a Cortex-M4 (Model4 int8 36,520 B, Model5 76,820 B). CMSIS-NN's conv/depthwise OpData wraps
+  the reference one with a scratch-buffer index (tensorflow/lite/micro/kernels/cmsis_nn/conv.cc): 12 B
+  more per such op, from Model4 on the board (tail 3,844 B with CMSIS-NN vs 3,752 B reference).
+
+Checked against the real converter and the tflite-micro Python interpreter (tests/test_tflm.py): host
+arena within 0.5 % and file within 2 % for every preset, 20 linear and 24 residual generated designs and
+tiny int8 designs; the Cortex-M figure against the Cortex-M4 measurements (Model4 38,220 B, Model5
+78,136 B with CMSIS-NN: both within 0.01 %).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import insort
 from dataclasses import dataclass, field, replace
 
 from designer.design import Analysis, LayerStats
@@ -256,8 +287,8 @@ class _Lowering:
             rank = len(s.output_shape) + 1
             sole = self.readers[ins[0]] == 1
             first = len(self.ops)
-            same = (replace(layer, group=""), value)  # the converter merges identical ops on one tensor
-            if kind in _MERGED and same in self.merged:
+            same = (replace(layer, group=""), value) if kind in _MERGED else None
+            if same is not None and same in self.merged:  # the converter merges identical ops on one tensor
                 self.value[node.output] = self.merged[same]
                 continue
             if kind in ("conv2d", "depthwise_conv2d"):
@@ -311,14 +342,13 @@ class _Lowering:
                 value = self.add(node, values, unit)
             else:
                 raise ValueError(f"no TFLite Micro lowering for layer kind '{kind}'")
-            if kind in _MERGED:
+            if same is not None:
                 self.merged[same] = value
             for op in self.ops[first:]:
                 if op.layer < 0:  # an activation op: the row it computes
                     op.layer, op.out_elements, op.out_rank = s.index, out, rank
             self.value[node.output] = value
-        for op in self.ops:
-            readers = self.op_readers(op)
+        for op, readers in zip(self.ops, self.op_readers(), strict=True):
             if (op.kind == "FULLY_CONNECTED" and op.act == "linear" and len(op.consts) > 1 and len(readers) == 1
                     and readers[0].kind == "FULLY_CONNECTED"):
                 del op.consts[1:]  # the converter moves a linear dense's bias into the next dense's bias
@@ -354,9 +384,14 @@ class _Lowering:
         self.unit_of_tensor[node.output] = act_unit
         return self.activation(act_name, act, value, act_unit, own_layer=True, sole=True)
 
-    def op_readers(self, op: _Op) -> list[_Op]:
-        k = self.ops.index(op)
-        return [o for o in self.ops if k in o.inputs]
+    def op_readers(self) -> list[list[_Op]]:
+        """For each op (by position), the ops that read its output."""
+        readers: list[list[_Op]] = [[] for _ in self.ops]
+        for op in self.ops:
+            for v in dict.fromkeys(op.inputs):
+                if v >= 0:
+                    readers[v].append(op)
+        return readers
 
     @staticmethod
     def fold_names(op: _Op, bn: str) -> None:
@@ -461,9 +496,8 @@ class _Lowering:
         """Output tensor names: the fused activation joins the bias name; clashes get a numeric suffix."""
         used: set[str] = set()
         shared: dict[tuple[object, ...], str] = {}
-        for op in self.ops:
+        for op, readers in zip(self.ops, self.op_readers(), strict=True):
             prev = self.producer(op.inputs[0]) if op.inputs else None
-            readers = self.op_readers(op)
             if (op.kind == "FULLY_CONNECTED" and len(op.consts) == 1 and prev is not None and prev.kind == "MEAN"
                     and not any(r.kind == "FULLY_CONNECTED" for r in readers)):
                 used.add(op.base_name)  # the plain name went to a reshape the converter dropped
@@ -511,19 +545,27 @@ class _Plan:
 def _plan(sizes: list[int], first: list[int], last: list[int], n_ops: int) -> _Plan:
     """TFLM's GreedyMemoryPlanner: largest first (ties: later buffer first), lowest offset that fits."""
     order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], -i))
-    placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
+    placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last; kept sorted by offset
     for i in order:
         size, f, lst = sizes[i], first[i], last[i]
-        live = sorted((p for p in placed if p[2] <= lst and p[3] >= f), key=lambda p: p[0])
         offset = 0
-        for p_off, p_size, _, _ in live:
+        for p_off, p_size, p_first, p_last in placed:
+            if p_first > lst or p_last < f:
+                continue  # not alive at the same time
             if p_off >= offset + size:
                 break
             offset = max(offset, p_off + p_size)
-        placed.append((offset, size, f, lst))
+        insort(placed, (offset, size, f, lst))
     head = max((p[0] + p[1] for p in placed), default=0)
-    live_per_op = tuple(sum(p[1] for p in placed if p[2] <= t <= p[3]) for t in range(n_ops))
-    return _Plan(head, live_per_op)
+    delta = [0] * (n_ops + 2)  # live bytes per op position, as a running sum of births and deaths
+    for _, size, f, lst in placed:
+        delta[f] += size
+        delta[min(lst, n_ops) + 1] -= size
+    live_per_op, running = [], 0
+    for t in range(n_ops):
+        running += delta[t]
+        live_per_op.append(running)
+    return _Plan(head, tuple(live_per_op))
 
 
 # Flatbuffer bytes besides weight data and tensor names, fitted by least squares on 148 real files (presets
@@ -549,25 +591,23 @@ _FILE_OP_COEFS = {
 
 
 def _cmsis_scratch(s: LayerStats) -> int:
-    """Bytes of the scratch buffer CMSIS-NN's int8 conv/depthwise kernel asks for on a Cortex-M4/M7 (DSP
+    """Bytes of the scratch buffer CMSIS-NN's int8 conv/depthwise kernel requests on a Cortex-M4/M7 (DSP
     extension, no MVE), as its ``*_get_buffer_size`` functions compute it (ARM-software/CMSIS-NN,
-    Source/ConvolutionFunctions): arm_convolve_wrapper_s8 picks arm_convolve_1x1_s8_fast (1x1 kernel,
-    stride 1, no padding: no buffer) or arm_convolve_s8 (an im2col of two columns of int16:
-    ``2 * kernel_h * kernel_w * in_channels * sizeof(int16)``); arm_depthwise_conv_wrapper_s8 picks
-    arm_depthwise_conv_3x3_s8 (multiplier 1, 3x3, padding <= 1: no buffer), arm_depthwise_conv_s8_opt
-    (multiplier 1: ``in_channels * kernel_h * kernel_w * sizeof(int16)``) or the generic kernel (none).
+    Source/ConvolutionFunctions): arm_convolve_wrapper_s8 runs a 1x1 kernel without padding through
+    arm_convolve_1x1_s8(_fast) (no buffer) and anything else through arm_convolve_s8, whose im2col holds two
+    columns of int16: ``2 * in_channels * kernel_w * kernel_h * sizeof(int16)``.
+    arm_depthwise_conv_wrapper_s8 needs a buffer only with multiplier 1 (in == out channels), and none for a
+    3x3 kernel with padding <= 1 (arm_depthwise_conv_3x3_s8); otherwise arm_depthwise_conv_s8_opt's
+    ``in_channels * kernel_w * kernel_h * sizeof(int16)``. The generic kernel (multiplier > 1) needs none.
     """
     layer = s.layer
     kh, kw = layer.kernel
     cin = s.input_shape[-1]
     if layer.kind == "conv2d":
-        pointwise = (kh, kw) == (1, 1) and tuple(layer.strides) == (1, 1)
-        return 0 if pointwise else 2 * kh * kw * cin * 2
-    if layer.depth_multiplier != 1:
+        return 0 if (kh, kw) == (1, 1) else 2 * cin * kw * kh * 2
+    if layer.depth_multiplier != 1 or (kh, kw) == (3, 3):
         return 0
-    if (kh, kw) == (3, 3):
-        return 0
-    return cin * kh * kw * 2
+    return cin * kw * kh * 2
 
 
 # Residual designs add two op shapes the linear fit never saw: a join ADD (two activation inputs, no
