@@ -278,8 +278,9 @@ class _Lowering:
             ins = [self.resolve(t) for t in node.inputs]
             values = [self.value[t] for t in ins]
             value = values[0]
+            flat = len(s.input_shape) == 1 or s.input_shape[:2] == (1, 1)  # a flatten with nothing to do
             root = kind in ("conv2d", "depthwise_conv2d", "dense", "batchnorm", "global_avg_pool") or (
-                kind == "flatten" and not (s.input_shape[0] == 1 and s.input_shape[1] == 1))
+                kind == "flatten" and not flat)
             unit = self.unit(name, root, [self.unit_of_tensor[t] for t in ins])
             self.unit_of_tensor[node.output] = unit
             seg = self.seg(name)
@@ -304,8 +305,10 @@ class _Lowering:
                 value = self.activation(name, layer.activation_fn, value, unit, own_layer=True, sole=True)
             elif kind == "dense":
                 units = s.output_shape[0]
+                # A one-unit dense's bias is a plain Add in the converter's graph, and so is its name.
+                bias = seg + ("Add" if units == 1 else "BiasAdd")
                 value = self.weighted(s, name, value, unit, "FULLY_CONNECTED", units * s.input_shape[0], units,
-                                      "MatMul", seg + "BiasAdd", 2)
+                                      "MatMul", bias, 2)
                 value = self.activation(name, layer.activation_fn, value, unit, own_layer=True, sole=True)
             elif kind == "batchnorm":
                 if not self.bn_folds(node, ins[0], value):
@@ -330,7 +333,7 @@ class _Lowering:
                 if kind == "avgpool":
                     self.ops[value].cmsis_scratch_bytes = 4 * s.output_shape[-1]  # arm_avgpool_s8: int32 per channel
             elif kind == "flatten":
-                if not (s.input_shape[0] == 1 and s.input_shape[1] == 1):  # a 1x1 map feeds the dense directly
+                if not flat:  # a vector or a 1x1 map is already flat: the converter drops the reshape
                     value = self.emit(_Op("RESHAPE", s.index, out, seg + "Reshape", rank,
                                           [_Const(2, 4, 0, "arith.constant", 1, ("shape", out))]), [value], unit)
             elif kind == "global_avg_pool":
@@ -664,8 +667,10 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
     n_tensors = 1 + len(ops) + len(consts)
 
     # Per-channel output multiplier and shift (int32 each) of conv/depthwise, and of dense when int8.
+    # A one-unit int8 dense is quantized per tensor, so its kernel keeps no arrays (measured: 32 B less).
     channel_arrays = sum(2 * _r16(4 * op.channels) for op in ops
-                         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") or (op.kind == "FULLY_CONNECTED" and int8))
+                         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                         or (op.kind == "FULLY_CONNECTED" and int8 and op.channels > 1))
     op_data = sum(_OP_TAIL_BYTES[op.kind] + (_JOIN_ADD_EXTRA_BYTES if op.kind == "ADD" and not op.consts else 0)
                   for op in ops)
     tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops) + op_data

@@ -127,6 +127,9 @@ VECTOR_FLATTENS = [
 # The file model's fixed part is fitted on files of 3 KiB and more; the one-element design's float32 file is
 # 1.3 KiB, where the estimate runs 29 B (2.2 %) high. Allow that much, no more.
 SMALL_FILE_SLACK_BYTES = 32
+# TFLM aligns arena buffers to 16 B: on these 1.2 KiB arenas 0.5 % is less than one alignment step (the
+# one-element int8 arena is estimated 8 B high). Allow one step, no more.
+SMALL_ARENA_SLACK_BYTES = 16
 
 
 @pytest.mark.slow
@@ -140,8 +143,10 @@ def test_flatten_of_a_vector_matches_the_real_toolchain(design: Design) -> None:
         tflite = tflite_tools.convert(model, dtype)
         real_arena = tflite_tools.measure_arena(tflite).total_bytes
         fp = estimate_tflm(analyze(design), dtype=dtype)
-        assert abs(fp.activations_bytes - real_arena) <= ARENA_TOLERANCE * real_arena, (
-            f"{design.name} {dtype}: estimated arena {fp.activations_bytes} B, measured {real_arena} B")
+        assert fp.tflm is not None
+        est_arena = fp.tflm.arena_host_bytes
+        assert abs(est_arena - real_arena) <= max(ARENA_TOLERANCE * real_arena, SMALL_ARENA_SLACK_BYTES), (
+            f"{design.name} {dtype}: estimated arena {est_arena} B, measured {real_arena} B")
         slack = max(FILE_TOLERANCE * len(tflite), SMALL_FILE_SLACK_BYTES)
         assert abs(fp.weights_bytes - len(tflite)) <= slack, (
             f"{design.name} {dtype}: estimated file {fp.weights_bytes} B, real {len(tflite)} B")
@@ -246,3 +251,20 @@ def test_estimator_imports_no_tensorflow() -> None:
     code = ("import sys, designer.tflm; "
             "sys.exit(1 if any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_estimate_json_gives_both_arenas_and_the_memory_picture(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tui.cli import main
+
+    assert main(["estimate", "resnet8", "--runtime", "tflm", "--dtype", "int8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    tflm = report["tflm"]
+    assert tflm["kernels"] == "cmsis-nn" and tflm["arena_host_bytes"] > 0
+    assert report["ram"]["activations"] == tflm["arena_cortex_m_bytes"]  # the board budget's figure
+    peaks = [row["peak_bytes"] for row in report["layers"]]
+    assert peaks == sorted(peaks) and peaks[-1] == max(row["live_bytes"] for row in report["layers"])
+    assert peaks[-1] <= tflm["arena_cortex_m_bytes"]
+    assert main(["estimate", "model4", "--runtime", "xcubeai", "--json"]) == 0
+    assert "tflm" not in json.loads(capsys.readouterr().out)
