@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from designer.design import Analysis, LayerStats
 from designer.footprint import Footprint, LayerFootprint, TflmArena
@@ -192,7 +192,7 @@ class _Lowering:
         self.prefix = self.model + "_1/"
         self.ops: list[_Op] = []
         self.value: dict[int, int] = {graph.input_tensor: -1}  # graph tensor -> value
-        self.merged: dict[tuple[object, int], int] = {}  # (layer, value read) -> value of a weightless op
+        self.merged: dict[tuple[str, int], int] = {}  # (layer, value read) -> value of a weightless op
         self.pending_bn: dict[int, str] = {}  # dense node id -> names of a BatchNorm folded forward into it
         self.readers = [0] * len(graph.tensors)  # Keras layers reading each (dropout-resolved) tensor
         for node in graph.nodes:
@@ -288,7 +288,8 @@ class _Lowering:
             rank = len(s.output_shape) + 1
             sole = self.readers[ins[0]] == 1
             first = len(self.ops)
-            same = (replace(layer, group=""), value) if kind in _MERGED else None
+            # (kind and parameters, value read): its summary spells every parameter of these kinds.
+            same = (f"{kind} {layer.summary()}", value) if kind in _MERGED else None
             if same is not None and same in self.merged:  # the converter merges identical ops on one tensor
                 self.value[node.output] = self.merged[same]
                 continue
