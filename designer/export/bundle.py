@@ -23,8 +23,21 @@ from typing import TYPE_CHECKING, Any
 from designer import outdir, tflite_tools
 from designer.boards import Board, BoardError, default_board, find_board
 from designer.design import analyze
-from designer.export import csource, report, stedgeai
-from designer.export.evaluate import compare, io_quantization, ops_used
+from designer.export import csource, firmware, readme, report, stedgeai
+from designer.export.cortex_m_arena import (
+    cortex_m_arena_from_host_measurement,
+    measure_host_allocations,
+    read_graph,
+)
+from designer.export.evaluate import (
+    comparison_of,
+    io_quantization,
+    micro_predict,
+    micro_predict_int8,
+    ops_used,
+    predict,
+    quantize_input,
+)
 from designer.export.protocol import STEPS, ExportRequest
 from designer.export.source import (
     ExportData,
@@ -43,12 +56,18 @@ if TYPE_CHECKING:
 StepCallback = Callable[[str, bool, float, str], None]
 """on_step(step, done, seconds, detail): called when a step starts (done False) and when it ends."""
 
-BUNDLE_FILES: tuple[str, ...] = (
-    "model.keras", "model.h5", "model_float32.tflite", "model_int8.tflite", "model_data.h", "model_data.c",
-    "model_config.h", "stedgeai.sh", "README.md", "report.md", "report.json",
-)
-"""Files every bundle holds (stedgeai_analyze.txt joins them when stedgeai ran), beside the manifest
-(designer.outdir.MANIFEST_NAME) that lists them all with their sha256."""
+MODEL_FILES: tuple[str, ...] = ("model.keras", "model.h5", "model_float32.tflite", "model_int8.tflite",
+                                 "stedgeai.sh", "README.md", "report.md", "report.json")
+"""The bundle's files besides its C sources. They never go into a firmware, so they keep plain names."""
+
+TEST_VECTOR_COUNT = 3
+"""Inputs in <c_name>_test_vectors.h: enough to show a wrong build, small in flash (3 KiB each at 32x32x3)."""
+
+
+def bundle_files(c_name: str) -> tuple[str, ...]:
+    """Files every bundle of this C name holds (stedgeai_analyze.txt joins them when stedgeai ran), beside
+    the manifest (designer.outdir.MANIFEST_NAME) that lists them all with their sha256."""
+    return (*MODEL_FILES, *csource.c_file_names(c_name).values())
 
 BUNDLE_KIND = "cnn-designer-bundle/1"
 """The kind in a bundle's manifest (designer.outdir): only a folder of this kind may be replaced."""
@@ -244,11 +263,60 @@ def export_bundle(request: ExportRequest, on_step: StepCallback | None = None,
     return ExportResult(target, result)
 
 
+def _test_vectors(data: ExportData, int8_bytes: bytes, design_shape: tuple[int, ...], seed: int,
+                  eval_x: Any, eval_y: Any) -> firmware.TestVectors:
+    """A few test-split images (the first of the seeded evaluation sample) or, without data, seeded synthetic
+    inputs in the model's input range; with the int8 bytes tflite-micro outputs for them."""
+    import numpy as np  # the export's data are numpy arrays already
+
+    q_in, _ = io_quantization(int8_bytes)
+    if eval_y is not None:
+        images, labels = eval_x[:TEST_VECTOR_COUNT], [int(v) for v in eval_y[:TEST_VECTOR_COUNT]]
+        source = f"{len(images)} images of the run's test split (the first of the seeded evaluation sample)"
+    else:
+        lo, hi = data.input_range
+        rng = np.random.default_rng(seed + 1)
+        images = (lo + (hi - lo) * rng.random((TEST_VECTOR_COUNT, *design_shape))).astype(np.float32)
+        labels = [-1] * len(images)
+        source = (f"{len(images)} seeded synthetic inputs, uniform in [{lo:g}, {hi:g}] (no data set: "
+                  "the export has no test images)")
+    inputs = np.stack([quantize_input(x[None, ...], q_in)[0] for x in images]).astype(np.int8)
+    outputs = micro_predict_int8(int8_bytes, inputs)
+    return firmware.TestVectors(tuple(x.tobytes() for x in inputs), tuple(y.astype(np.int8).tobytes() for y in outputs),
+                                tuple(labels), source, eval_y is not None)
+
+
+def _evaluate(request: ExportRequest, data: ExportData, float_bytes: bytes,
+              int8_bytes: bytes) -> tuple[report.Accuracy, Any, Any]:
+    """float32 vs int8 with tflite-micro on a seeded sample (it runs ~20 ms per Model5 image), with LiteRT
+    on all evaluation images; returns the accuracy record and the tflite-micro sample (images, labels)."""
+    import numpy as np  # see _test_vectors
+
+    images = data.test_x if data.test_x is not None else data.calibration
+    labels = data.test_y if data.test_x is not None else None
+    what = "test images" if labels is not None else "random calibration images (no labels: agreement only)"
+    rows = np.arange(len(images))
+    if request.micro_eval_images < len(images):
+        rng = np.random.default_rng(request.seed + 2)
+        rows = np.sort(rng.choice(len(images), size=request.micro_eval_images, replace=False))
+    micro_x, micro_y = images[rows], (labels[rows] if labels is not None else None)
+    lite_f, lite_q = predict(float_bytes, images), predict(int8_bytes, images)
+    micro_f, micro_q = micro_predict(float_bytes, micro_x), micro_predict(int8_bytes, micro_x)
+    sample = "" if len(rows) == len(images) else f"a seeded sample of {len(rows)} of "
+    acc = report.Accuracy(
+        micro=comparison_of(micro_f, micro_q, micro_y), litert=comparison_of(lite_f, lite_q, labels),
+        micro_evaluated_on=f"{sample}{len(images)} {what}", litert_evaluated_on=f"{len(images)} {what}",
+        litert_int8_bytes_equal=int(np.sum(np.all(lite_q[rows] == micro_q, axis=1))),
+        litert_int8_top1_equal=int(np.sum(lite_q[rows].argmax(1) == micro_q.argmax(1))))
+    return acc, micro_x, micro_y
+
+
 def _build(request: ExportRequest, source: ExportSource, board: Board, data: ExportData, model: keras.Model,
            out: Path, begin: Callable[[str], None], end: Callable[..., None],
            log: Callable[[str], None]) -> dict[str, Any]:
     design = source.design
     c_name = csource.c_identifier(design.name)
+    files = csource.c_file_names(c_name)
 
     begin("convert")
     float_bytes = _convert(model, "float32", source)
@@ -266,19 +334,23 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
     end("quantize", f"model_int8.tflite {len(int8_bytes)} B, {len(calib)} calibration images")
 
     begin("measure")
-    arena = tflite_tools.measure_arena(int8_bytes)
+    host = measure_host_allocations(int8_bytes)
+    arena = tflite_tools.ArenaMeasurement(host.total_bytes, host.head_bytes, host.tail_bytes)
     smallest = tflite_tools.smallest_arena(int8_bytes, upper_bytes=arena.total_bytes + 64)
     float_arena = tflite_tools.measure_arena(float_bytes)
-    end("measure", f"int8 arena {arena.total_bytes} B (smallest that constructs: {smallest} B)")
+    graph = read_graph(int8_bytes)
+    try:
+        ops = firmware.registrations(graph.op_codes)
+    except ValueError as exc:
+        raise ExportError(f"cannot write {files['ops.h']}: {exc}") from None
+    target = cortex_m_arena_from_host_measurement(host, graph)
+    end("measure", f"int8 arena: host {arena.total_bytes} B, Cortex-M CMSIS-NN {target.cmsis_nn_bytes} B, "
+                   f"reference {target.reference_bytes} B")
 
     begin("evaluate")
-    if data.test_x is not None:
-        comparison = compare(float_bytes, int8_bytes, data.test_x, data.test_y)
-        eval_on = f"{comparison.images} test images"
-    else:
-        comparison = compare(float_bytes, int8_bytes, calib, None)
-        eval_on = f"{comparison.images} random calibration images (no labels: agreement only)"
-    end("evaluate", eval_on)
+    accuracy, micro_x, micro_y = _evaluate(request, data, float_bytes, int8_bytes)
+    vectors = _test_vectors(data, int8_bytes, tuple(design.input_shape), request.seed, micro_x, micro_y)
+    end("evaluate", f"tflite-micro on {accuracy.micro_evaluated_on}; LiteRT on {accuracy.litert_evaluated_on}")
 
     begin("write sources")
     model.save(out / "model.keras")
@@ -286,20 +358,26 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
     model.save(out / "model.h5")
     (out / "model_float32.tflite").write_bytes(float_bytes)
     (out / "model_int8.tflite").write_bytes(int8_bytes)
-    (out / "model_data.h").write_text(csource.model_data_h(c_name, len(int8_bytes)), encoding="utf-8")
-    (out / "model_data.c").write_text(csource.model_data_c(c_name, int8_bytes), encoding="utf-8")
     cfg = csource.ModelConfig(c_name, tuple(design.input_shape), data.class_names, q_in.scale, q_in.zero_point,
-                              q_out.scale, q_out.zero_point, arena.total_bytes, request.arena_margin_bytes,
-                              data.preprocessing, untrained=not source.trained)
-    (out / "model_config.h").write_text(csource.model_config_h(cfg), encoding="utf-8")
+                              q_out.scale, q_out.zero_point, arena.total_bytes, target.cmsis_nn_bytes,
+                              target.reference_bytes, request.arena_margin_bytes, data.preprocessing,
+                              untrained=not source.trained)
+    sources = {"data.h": csource.model_data_h(c_name, len(int8_bytes)),
+               "data.c": csource.model_data_c(c_name, int8_bytes), "config.h": csource.model_config_h(cfg),
+               "ops.h": firmware.model_ops_h(c_name, graph.op_codes),
+               "test_vectors.h": firmware.test_vectors_h(c_name, vectors),
+               "main_example.cc": firmware.main_example_cc(c_name)}
+    for role, text in sources.items():
+        (out / files[role]).write_text(text, encoding="utf-8")
     script = out / "stedgeai.sh"
     text = stedgeai.shell_script(c_name=c_name, target=board.series, compression=request.compression,
                                  board_name=board.name)
     script.write_text(text, encoding="utf-8")
     script.chmod(0o755)
-    (out / "README.md").write_text(report.bundle_readme(c_name, board, request.compression,
-                                                        untrained=not source.trained), encoding="utf-8")
-    end("write sources", f"C array {c_name}_model_data, arena {cfg.arena_bytes} B")
+    (out / "README.md").write_text(readme.bundle_readme(c_name, board, request.compression, ops=ops,
+                                                        config=cfg, untrained=not source.trained),
+                                   encoding="utf-8")
+    end("write sources", f"{', '.join(files.values())}; arena {cfg.arena_bytes} B (CMSIS-NN)")
 
     begin("stedgeai")
     analyze_run = None
@@ -322,10 +400,13 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
         calibration=data.description, preprocessing=data.preprocessing, class_names=data.class_names,
         input_quant=asdict(q_in), output_quant=asdict(q_out), arena=asdict(arena), arena_smallest_bytes=smallest,
         arena_config_bytes=cfg.arena_bytes, arena_margin_bytes=request.arena_margin_bytes,
-        float32_arena=asdict(float_arena), comparison=comparison, evaluated_on=eval_on,
+        float32_arena=asdict(float_arena), accuracy=accuracy, cortex_m_arena=target,
+        arena_reference_config_bytes=cfg.arena_reference_config_bytes,
         files={name: _file_entry(out / name) for name in sorted(os.listdir(out))
                if (out / name).is_file()},
         analyze_run=analyze_run, run_metrics=source.metrics, int8_ops=tuple(ops_used(int8_bytes)),
+        resolver_calls=tuple((name, firmware.resolver_call(reg)) for name, reg in ops),
+        test_vectors=vectors.source, c_files=tuple(files.values()),
         bn_as_depthwise=tuple(tflite_tools.unfoldable_batchnorms(model)))
     data_json = report.build_report(facts)
     report.write_report(out, data_json)

@@ -14,16 +14,44 @@ from typing import Any
 
 from designer.boards import Board
 from designer.design import Analysis, Design
+from designer.export.cortex_m_arena import CortexMArena
 from designer.export.evaluate import Comparison
 from designer.export.stedgeai import AnalyzeRun
 
-SCHEMA = 1
+SCHEMA = 2
+ARENA_RULE = ("Cortex-M arena per kernel set = the 64-bit host measurement's head + its tail re-sized for 32-bit "
+              "pointers (+ CMSIS-NN scratch buffers and op data for CMSIS-NN), designer/export/cortex_m_arena.py; "
+              "configured = that figure rounded up to 16, + the margin, rounded up to 16")
 INT8_DROP_WARN_POINTS = 1.0
 """Warn when int8 loses more than this many accuracy points against float32."""
 
 UNTRAINED_WARNING = ("UNTRAINED DESIGN: exported from a design, not a training run. The weights are random: file "
                      "sizes and the arena are right, predictions are meaningless and int8 was calibrated on "
                      "random images. Train the design and export the run.")
+
+
+TFLM_FLASH_KB = {"int8_registrations": 46.2, "generic_registrations": 77.0, "reference_kernels": 33.6}
+"""TFLM library code (KB) for Model4/Model5 on a Cortex-M4 build (arm-none-eabi-gcc, QEMU mps2-an386, issue 15):
+CMSIS-NN kernels registered with the Register_*_INT8() variants (what <c_name>_ops.h does), CMSIS-NN with
+the plain AddXxx() calls, and the reference kernels."""
+TFLM_FLASH_MEASURED_ON = "measured on a Cortex-M4 build of Model4/Model5 (arm-none-eabi-gcc, TFLM + CMSIS-NN)"
+
+
+def kb_to_bytes(kb: float) -> int:
+    """KB as reported by the build, taken as KiB (the larger reading, so a budget check errs safe)."""
+    return round(kb * 1024)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """float32 vs int8, with tflite-micro (the reported figures) and with LiteRT (a second column)."""
+
+    micro: Comparison
+    litert: Comparison
+    micro_evaluated_on: str
+    litert_evaluated_on: str
+    litert_int8_bytes_equal: int  # of the tflite-micro images, how many LiteRT int8 outputs are byte-equal
+    litert_int8_top1_equal: int
 
 
 @dataclass(frozen=True)
@@ -48,13 +76,17 @@ class ExportFacts:
     arena_config_bytes: int
     arena_margin_bytes: int
     float32_arena: dict[str, Any]
-    comparison: Comparison
-    evaluated_on: str
+    accuracy: Accuracy
+    cortex_m_arena: CortexMArena
+    arena_reference_config_bytes: int
     files: dict[str, dict[str, Any]]
     analyze_run: AnalyzeRun | None = None
     run_metrics: dict[str, Any] = field(default_factory=dict)
     int8_ops: tuple[str, ...] = ()  # builtin ops of the int8 model (the TFLM op resolver needs them)
     bn_as_depthwise: tuple[str, ...] = ()  # Keras names of the BNs the .tflite files hold as depthwise convs
+    resolver_calls: tuple[tuple[str, str], ...] = ()  # (op, C++ resolver call) as <c_name>_ops.h writes them
+    test_vectors: str = ""  # where <c_name>_test_vectors.h's inputs came from
+    c_files: tuple[str, ...] = ()
 
 
 def _estimate(design: Design, runtime: str, dtype: str, compression: str) -> tuple[Any, str]:
@@ -104,10 +136,15 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
         _row("int8 .tflite (TFLM flash for the model)", tflm_int8.weights_bytes if tflm_int8 else None, int8_size,
              "file size"),
         # Like with like: the host arena estimate (activations_bytes is the Cortex-M figure).
-        _row("TFLM int8 tensor arena", tflm_int8.tflm.arena_host_bytes if tflm_int8 and tflm_int8.tflm else None,
+        _row("TFLM int8 tensor arena (64-bit host)",
+             tflm_int8.tflm.arena_host_bytes if tflm_int8 and tflm_int8.tflm else None,
              f.arena["total_bytes"], "tflite-micro print_allocations (64-bit host)"),
+        _row("TFLM int8 tensor arena (Cortex-M, CMSIS-NN)",
+             tflm_int8.tflm.arena_cortex_m_bytes if tflm_int8 and tflm_int8.tflm else None,
+             f.cortex_m_arena.cmsis_nn_bytes, "derived from the host measurement (designer/export/cortex_m_arena.py)"),
     ]
     analyze = f.analyze_run.report if f.analyze_run else None
+    cm = f.cortex_m_arena
     if xcube is not None or analyze is not None:
         for figure, attr, rattr in (("X-CUBE-AI weights (float32 .h5)", "weights_bytes", "weights_bytes"),
                                     ("X-CUBE-AI activations", "activations_bytes", "activations_bytes"),
@@ -116,11 +153,14 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
             comparison.append(_row(figure, getattr(xcube, attr) if xcube else None,
                                    getattr(analyze, rattr) if analyze else None,
                                    "stedgeai analyze" if analyze else "not measured (stedgeai not run)"))
-    # TFLM on the board: the measured model and configured arena, plus our estimate of the runtime library.
-    lib_flash = tflm_int8.runtime_flash_bytes if tflm_int8 else 0
+    # TFLM on the board: the model, the configured CMSIS-NN arena, the library code measured on a Cortex-M4
+    # for the registration style <c_name>_ops.h uses, and designer.footprint's runtime RAM estimate.
+    lib_flash = kb_to_bytes(TFLM_FLASH_KB["int8_registrations"])
     lib_ram = tflm_int8.runtime_ram_bytes if tflm_int8 else 0
     fit = {"tflm_int8": {**_fit(f.board, int8_size + lib_flash, f.arena_config_bytes + lib_ram),
-                         "basis": "measured .tflite + configured arena + estimated TFLM library"}}
+                         "basis": f"measured .tflite + configured CMSIS-NN arena + TFLM code "
+                                  f"{TFLM_FLASH_KB['int8_registrations']} KB (Register_*_INT8, "
+                                  f"{TFLM_FLASH_MEASURED_ON}) + estimated runtime RAM"}}
     if analyze is not None:
         fit["xcubeai_float32"] = {**_fit(f.board, analyze.total_flash_bytes, analyze.total_ram_bytes),
                                   "basis": "stedgeai analyze"}
@@ -131,13 +171,20 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
             over = [w for w, ok in (("flash", verdict["flash_ok"]), ("RAM", verdict["ram_ok"])) if not ok]
             warnings.append(f"{name} does not fit {f.board.name}: {' and '.join(over)} over budget "
                             f"({verdict['basis']})")
-    c = f.comparison
-    accuracy = {"evaluated_on": f.evaluated_on, "images": c.images, "float32": c.float32_accuracy,
+    c, lite = f.accuracy.micro, f.accuracy.litert
+    accuracy = {"interpreter": "tflite-micro (TFLM reference kernels: the int8 output bytes a board computes)",
+                "evaluated_on": f.accuracy.micro_evaluated_on, "images": c.images, "float32": c.float32_accuracy,
                 "int8": c.int8_accuracy, "top1_agreement": c.agreement, "drop_points": c.drop_points,
-                "keras_test_accuracy": f.run_metrics.get("test_accuracy")}
+                "keras_test_accuracy": f.run_metrics.get("test_accuracy"),
+                "litert": {"interpreter": "LiteRT (ai_edge_litert, default delegates: XNNPACK)",
+                           "evaluated_on": f.accuracy.litert_evaluated_on, "images": lite.images,
+                           "float32": lite.float32_accuracy, "int8": lite.int8_accuracy,
+                           "top1_agreement": lite.agreement, "drop_points": lite.drop_points,
+                           "int8_bytes_equal_tflite_micro": f.accuracy.litert_int8_bytes_equal,
+                           "int8_top1_equal_tflite_micro": f.accuracy.litert_int8_top1_equal}}
     if c.drop_points is not None and c.drop_points > INT8_DROP_WARN_POINTS:
         warnings.append(f"int8 loses {c.drop_points:.1f} accuracy points against float32 "
-                        f"({c.float32_accuracy:.2%} -> {c.int8_accuracy:.2%} on {c.images} images)")
+                        f"({c.float32_accuracy:.2%} -> {c.int8_accuracy:.2%} on {c.images} images, tflite-micro)")
     xcubeai: dict[str, Any] | None = None
     if f.analyze_run is not None:
         xcubeai = {"command": f.analyze_run.command, "error": f.analyze_run.error,
@@ -169,8 +216,22 @@ def build_report(f: ExportFacts) -> dict[str, Any]:
         "arena": {"int8_measured_bytes": f.arena["total_bytes"], "int8_head_bytes": f.arena["head_bytes"],
                   "int8_tail_bytes": f.arena["tail_bytes"], "int8_smallest_bytes": f.arena_smallest_bytes,
                   "margin_bytes": f.arena_margin_bytes, "config_bytes": f.arena_config_bytes,
+                  "cortex_m": {"cmsis_nn_bytes": cm.cmsis_nn_bytes, "reference_bytes": cm.reference_bytes,
+                               "head_bytes": cm.head_bytes, "cmsis_nn_scratch_head_bytes":
+                               cm.cmsis_nn_scratch_head_bytes, "reference_tail_bytes": cm.reference_tail_bytes,
+                               "cmsis_nn_tail_bytes": cm.cmsis_nn_tail_bytes,
+                               "largest_scratch_bytes": cm.largest_scratch_bytes,
+                               "largest_scratch_op": cm.largest_scratch_op,
+                               "cmsis_nn_config_bytes": f.arena_config_bytes,
+                               "reference_config_bytes": f.arena_reference_config_bytes},
                   "float32_measured_bytes": f.float32_arena["total_bytes"],
-                  "note": "Measured on a 64-bit host: a 32-bit Cortex-M needs less for the persistent tail"},
+                  "rule": ARENA_RULE},
+        "tflm": {"resolver_calls": [{"op": op, "call": call} for op, call in f.resolver_calls],
+                 "op_count": len(f.resolver_calls),
+                 "library_flash_kb": dict(TFLM_FLASH_KB), "library_flash_basis": TFLM_FLASH_MEASURED_ON,
+                 "library_flash_bytes": lib_flash, "runtime_ram_bytes": lib_ram,
+                 "runtime_ram_basis": "designer.footprint's estimate: interpreter, resolver and stack",
+                 "c_files": list(f.c_files), "test_vectors": f.test_vectors},
         "files": f.files, "int8_ops": list(f.int8_ops),
         "estimates": {"tflm_int8": _footprint_dict(tflm_int8) if tflm_int8 else None,
                       "xcubeai_float32": _footprint_dict(xcube) if xcube else None},
@@ -213,24 +274,50 @@ def render_markdown(r: dict[str, Any]) -> str:
         err = "–" if row["error_percent"] is None else f"{row['error_percent']:+.1f} %"
         out.append(f"| {row['figure']} | {_n(row['estimated_bytes'])} | {_n(row['measured_bytes'])} | {err} | "
                    f"{row['measured_by']} |")
+    cm, t = a["cortex_m"], r["tflm"]
     out += ["", "## Tensor arena (TFLite Micro, int8)", "",
-            f"Measured {_n(a['int8_measured_bytes'])} B (head {_n(a['int8_head_bytes'])} + tail "
-            f"{_n(a['int8_tail_bytes'])}); the smallest arena that constructs is {_n(a['int8_smallest_bytes'])} B. "
-            f"model_config.h asks for {_n(a['config_bytes'])} B (+{_n(a['margin_bytes'])} B margin, rounded up to "
-            f"16). {a['note']}. float32 model: {_n(a['float32_measured_bytes'])} B.", "",
-            f"int8 ops (register them in a TFLM MicroMutableOpResolver): {', '.join(r['int8_ops'])}.", "",
+            f"| kernel set | derived for a 32-bit Cortex-M (B) | configured in {r['c_name']}_config.h (B) |",
+            "|---|---:|---:|",
+            f"| CMSIS-NN (the default: `{r['c_name'].upper()}_TENSOR_ARENA_SIZE`) | {_n(cm['cmsis_nn_bytes'])} | "
+            f"{_n(cm['cmsis_nn_config_bytes'])} |",
+            f"| reference (`{r['c_name'].upper()}_USE_REFERENCE_KERNELS`) | {_n(cm['reference_bytes'])} | "
+            f"{_n(cm['reference_config_bytes'])} |",
+            f"| 64-bit host, tflite-micro Python (measured) | {_n(a['int8_measured_bytes'])} | – |", "",
+            f"Rule: {a['rule']} (margin {_n(a['margin_bytes'])} B). Host measurement: head "
+            f"{_n(a['int8_head_bytes'])} + tail {_n(a['int8_tail_bytes'])} B (the smallest host arena that "
+            f"constructs: {_n(a['int8_smallest_bytes'])} B). Cortex-M: head {_n(cm['head_bytes'])} B "
+            f"(+{_n(cm['cmsis_nn_scratch_head_bytes'])} B of CMSIS-NN scratch; the largest, "
+            f"{_n(cm['largest_scratch_bytes'])} B, for {cm['largest_scratch_op'] or 'no op'}), tail "
+            f"{_n(cm['reference_tail_bytes'])} B with reference kernels, {_n(cm['cmsis_nn_tail_bytes'])} B with "
+            f"CMSIS-NN. float32 model on the host: {_n(a['float32_measured_bytes'])} B.", "",
+            "## TFLite Micro on the board", "",
+            f"Ops ({t['op_count']}, registered by `{r['c_name']}_register_ops()` in `{r['c_name']}_ops.h`): "
+            + ", ".join(f"`{c['call']}`" for c in t["resolver_calls"]) + ".", "",
+            f"TFLM library flash: {t['library_flash_kb']['int8_registrations']} KB with the `Register_*_INT8()` "
+            f"registrations the ops header uses (CMSIS-NN kernels), "
+            f"{t['library_flash_kb']['generic_registrations']} KB with plain `AddXxx()` calls, "
+            f"{t['library_flash_kb']['reference_kernels']} KB with the reference kernels; {t['library_flash_basis']}. "
+            f"Board fit counts {_n(t['library_flash_bytes'])} B. Runtime RAM besides the arena: "
+            f"{_n(t['runtime_ram_bytes'])} B ({t['runtime_ram_basis']}).", "",
+            f"Test vectors (`{r['c_name']}_test_vectors.h`): {t['test_vectors']}.", "",
             "## Board fit", "", "| runtime | flash used / budget | RAM used / budget | fits | basis |",
             "|---|---:|---:|---|---|"]
     for name, v in r["fit"].items():
         out.append(f"| {name} | {_n(v['flash_used_bytes'])} / {_n(v['flash_budget_bytes'])} | "
                    f"{_n(v['ram_used_bytes'])} / {_n(v['ram_budget_bytes'])} | {'yes' if v['fits'] else '**NO**'} | "
                    f"{v['basis']} |")
-    acc = r["accuracy"]
-    out += ["", "## Accuracy: float32 vs int8 (LiteRT interpreter)", "",
-            f"On {acc['evaluated_on']}: float32 {_pct(acc['float32'])}, int8 {_pct(acc['int8'])}, top-1 agreement "
-            f"{_pct(acc['top1_agreement'])}."]
+    acc, lite = r["accuracy"], r["accuracy"]["litert"]
+    out += ["", "## Accuracy: float32 vs int8", "",
+            "| interpreter | images | float32 | int8 | top-1 agreement |", "|---|---|---:|---:|---:|",
+            f"| **{acc['interpreter']}** | {acc['evaluated_on']} | {_pct(acc['float32'])} | {_pct(acc['int8'])} | "
+            f"{_pct(acc['top1_agreement'])} |",
+            f"| {lite['interpreter']} | {lite['evaluated_on']} | {_pct(lite['float32'])} | {_pct(lite['int8'])} | "
+            f"{_pct(lite['top1_agreement'])} |", "",
+            f"The first row is what the board computes. On the tflite-micro images, LiteRT's int8 output bytes "
+            f"equal tflite-micro's on {lite['int8_bytes_equal_tflite_micro']:,} of {acc['images']:,} and its top-1 "
+            f"class on {lite['int8_top1_equal_tflite_micro']:,}."]
     if acc["drop_points"] is not None:
-        out.append(f"int8 changes accuracy by {-acc['drop_points']:+.2f} points.")
+        out.append(f"int8 changes accuracy by {-acc['drop_points']:+.2f} points (tflite-micro).")
     out += ["", "## Quantization", "",
             f"Input scale {q['input']['scale']:.9g}, zero point {q['input']['zero_point']}; output scale "
             f"{q['output']['scale']:.9g}, zero point {q['output']['zero_point']}. Preprocessing: "
@@ -265,57 +352,3 @@ def write_report(out: Path, data: dict[str, Any]) -> None:
     """report.json and report.md into ``out``."""
     (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(data), encoding="utf-8")
-
-
-def bundle_readme(c_name: str, board: Board, compression: str, *, untrained: bool) -> str:
-    """README.md of the bundle: what each file is and how to use it in STM32CubeIDE or a TFLM project."""
-    p = c_name.upper()
-    warn = f"\n> **WARNING:** {UNTRAINED_WARNING}\n" if untrained else ""
-    return f"""# {c_name}: exported by cnn-designer
-{warn}
-| file | what it is |
-|---|---|
-| model.keras, model.h5 | the Keras model (float32); X-CUBE-AI imports the .h5 |
-| model_float32.tflite | TensorFlow Lite, float32 |
-| model_int8.tflite | TensorFlow Lite, full-integer int8 (int8 input and output) |
-| model_data.h / model_data.c | model_int8.tflite as `{c_name}_model_data[]` (16-byte aligned) and its length |
-| model_config.h | input shape, input/output quantization, class names, `{p}_TENSOR_ARENA_SIZE` |
-| stedgeai.sh | `stedgeai analyze` / `generate` for {board.series} ({board.name}) |
-| report.md / report.json | footprint estimated vs measured, board fit, float32 vs int8 accuracy |
-
-## STM32CubeIDE with X-CUBE-AI
-
-1. In STM32CubeMX (or the CubeIDE .ioc editor) enable *Software Packs → X-CUBE-AI* (Core, and the
-   *Application* "SystemPerformance" or "ApplicationTemplate").
-2. Add a network, choose *Keras* and `model.h5` (float32; set compression to `{compression}`), or *TFLite* and
-   `model_int8.tflite` (already quantized). Name it `{c_name}`, press *Analyze*, then generate the code.
-3. Or from a shell: `./stedgeai.sh analyze` checks flash and RAM for {board.series}; `./stedgeai.sh generate`
-   writes `{c_name}.c` / `{c_name}_data.c` into `stedgeai_out/`; add those and X-CUBE-AI's runtime library
-   to your project and call `ai_{c_name}_create_and_init()`, `ai_{c_name}_run()`.
-
-## A plain TensorFlow Lite Micro project
-
-Add `model_data.c`, `model_data.h` and `model_config.h` to a project built with TFLite Micro (with CMSIS-NN
-kernels for Cortex-M), then:
-
-```c++
-#include "model_data.h"
-#include "model_config.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
-
-alignas(16) static uint8_t tensor_arena[{p}_TENSOR_ARENA_SIZE];
-
-const tflite::Model* model = tflite::GetModel({c_name}_model_data);
-static tflite::MicroMutableOpResolver<8> resolver;  // add the ops report.md lists (Conv2D, FullyConnected…)
-static tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, sizeof tensor_arena);
-interpreter.AllocateTensors();
-int8_t* in = interpreter.input(0)->data.int8;  // {p}_INPUT_SIZE values:
-// in[i] = clamp(round(x[i] / {p}_INPUT_SCALE) + {p}_INPUT_ZERO_POINT, -128, 127), x = the preprocessed pixel
-interpreter.Invoke();
-int8_t* scores = interpreter.output(0)->data.int8;  // {p}_NUM_CLASSES scores; argmax is the class
-```
-
-The arena size was measured on a 64-bit host with tflite-micro and given a margin (see model_config.h);
-`interpreter.arena_used_bytes()` after `AllocateTensors()` tells the figure on the board.
-"""

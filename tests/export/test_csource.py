@@ -95,7 +95,7 @@ def test_check_c_identifier_refuses(name: str) -> None:
 def test_c_identifier_of_any_name_is_usable() -> None:
     for name in ('x"; system("rm -rf /"); //', "*/ evil /*", "\n#define A 1", "a" * 300, "__init__", "_" * 5):
         ident = c_identifier(name)
-        assert check_c_identifier(ident) == ident and len(ident + "_model_data_len") <= 63
+        assert check_c_identifier(ident) == ident and len(ident.upper() + "_TENSOR_ARENA_SIZE_REFERENCE") <= 63
 
 
 def test_c_comment_cannot_end_the_comment() -> None:
