@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def test_untrained_export_through_the_worker(untrained_bundle: tuple[Path, dict]
     assert "uniform random images in [0, 1)" in report["quantization"]["calibration"]
     md = (out / "report.md").read_text()
     assert md.splitlines()[2].startswith("> **WARNING — UNTRAINED DESIGN")
-    assert "UNTRAINED" in (out / "model_config.h").read_text() and "UNTRAINED" in (out / "README.md").read_text()
+    assert "UNTRAINED" in (out / "tiny_net_config.h").read_text() and "UNTRAINED" in (out / "README.md").read_text()
 
 
 @pytest.mark.slow
@@ -69,7 +70,10 @@ def test_text_summary_is_loud_about_untrained(untrained_bundle: tuple[Path, dict
     assert run_export_command(_parse(["export", "model2", "--out", str(out)]), runner) == 0
     captured = capsys.readouterr()
     assert "WARNING" in captured.out and "UNTRAINED DESIGN" in captured.out
-    assert "TFLM arena measured / configured" in captured.out
+    cm = json.loads((out / "report.json").read_text())["arena"]["cortex_m"]
+    assert re.search(rf"TFLM arena CMSIS-NN: derived / configured\s+{cm['cmsis_nn_bytes']:,} / "
+                     rf"{cm['cmsis_nn_config_bytes']:,} B", captured.out)
+    assert "accuracy float32 / int8 (tflite-micro, 30 images)" in captured.out
     assert "[2/8] convert: done in 0.5 s — float32" in captured.err
 
 

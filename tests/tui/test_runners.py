@@ -119,7 +119,7 @@ async def test_export_untrained_with_the_real_worker(make_app: MakeApp, tmp_path
         assert "UNTRAINED" in card.lines[-1] and str(out) in card.lines[-1]
         assert card.progress_events >= 8 and card.fraction == 1.0
         assert any(line.startswith("quantize:") for line in card.lines)
-    for name in ("model_int8.tflite", "model_data.c", "report.json"):
+    for name in ("model_int8.tflite", "tiny_data.c", "tiny_ops.h", "report.json"):
         assert (out / name).is_file(), name
     assert not (tmp_path / "jobs" / card.job_id).exists()  # the scratch design and log go once it worked
 
