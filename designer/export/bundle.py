@@ -29,15 +29,7 @@ from designer.export.cortex_m_arena import (
     measure_host_allocations,
     read_graph,
 )
-from designer.export.evaluate import (
-    comparison_of,
-    io_quantization,
-    micro_predict,
-    micro_predict_int8,
-    ops_used,
-    predict,
-    quantize_input,
-)
+from designer.export.evaluate import evaluate_accuracy, io_quantization, make_test_vectors, ops_used
 from designer.export.protocol import STEPS, ExportRequest
 from designer.export.source import (
     ExportData,
@@ -59,10 +51,6 @@ StepCallback = Callable[[str, bool, float, str], None]
 MODEL_FILES: tuple[str, ...] = ("model.keras", "model.h5", "model_float32.tflite", "model_int8.tflite",
                                  "stedgeai.sh", "README.md", "report.md", "report.json")
 """The bundle's files besides its C sources. They never go into a firmware, so they keep plain names."""
-
-TEST_VECTOR_COUNT = 3
-"""Inputs in <c_name>_test_vectors.h: enough to show a wrong build, small in flash (3 KiB each at 32x32x3)."""
-
 
 def bundle_files(c_name: str) -> tuple[str, ...]:
     """Files every bundle of this C name holds (stedgeai_analyze.txt joins them when stedgeai ran), beside
@@ -263,54 +251,6 @@ def export_bundle(request: ExportRequest, on_step: StepCallback | None = None,
     return ExportResult(target, result)
 
 
-def _test_vectors(data: ExportData, int8_bytes: bytes, design_shape: tuple[int, ...], seed: int,
-                  eval_x: Any, eval_y: Any) -> firmware.TestVectors:
-    """A few test-split images (the first of the seeded evaluation sample) or, without data, seeded synthetic
-    inputs in the model's input range; with the int8 bytes tflite-micro outputs for them."""
-    import numpy as np  # the export's data are numpy arrays already
-
-    q_in, _ = io_quantization(int8_bytes)
-    if eval_y is not None:
-        images, labels = eval_x[:TEST_VECTOR_COUNT], [int(v) for v in eval_y[:TEST_VECTOR_COUNT]]
-        source = f"{len(images)} images of the run's test split (the first of the seeded evaluation sample)"
-    else:
-        lo, hi = data.input_range
-        rng = np.random.default_rng(seed + 1)
-        images = (lo + (hi - lo) * rng.random((TEST_VECTOR_COUNT, *design_shape))).astype(np.float32)
-        labels = [-1] * len(images)
-        source = (f"{len(images)} seeded synthetic inputs, uniform in [{lo:g}, {hi:g}] (no data set: "
-                  "the export has no test images)")
-    inputs = np.stack([quantize_input(x[None, ...], q_in)[0] for x in images]).astype(np.int8)
-    outputs = micro_predict_int8(int8_bytes, inputs)
-    return firmware.TestVectors(tuple(x.tobytes() for x in inputs), tuple(y.astype(np.int8).tobytes() for y in outputs),
-                                tuple(labels), source, eval_y is not None)
-
-
-def _evaluate(request: ExportRequest, data: ExportData, float_bytes: bytes,
-              int8_bytes: bytes) -> tuple[report.Accuracy, Any, Any]:
-    """float32 vs int8 with tflite-micro on a seeded sample (it runs ~20 ms per Model5 image), with LiteRT
-    on all evaluation images; returns the accuracy record and the tflite-micro sample (images, labels)."""
-    import numpy as np  # see _test_vectors
-
-    images = data.test_x if data.test_x is not None else data.calibration
-    labels = data.test_y if data.test_x is not None else None
-    what = "test images" if labels is not None else "random calibration images (no labels: agreement only)"
-    rows = np.arange(len(images))
-    if request.micro_eval_images < len(images):
-        rng = np.random.default_rng(request.seed + 2)
-        rows = np.sort(rng.choice(len(images), size=request.micro_eval_images, replace=False))
-    micro_x, micro_y = images[rows], (labels[rows] if labels is not None else None)
-    lite_f, lite_q = predict(float_bytes, images), predict(int8_bytes, images)
-    micro_f, micro_q = micro_predict(float_bytes, micro_x), micro_predict(int8_bytes, micro_x)
-    sample = "" if len(rows) == len(images) else f"a seeded sample of {len(rows)} of "
-    acc = report.Accuracy(
-        micro=comparison_of(micro_f, micro_q, micro_y), litert=comparison_of(lite_f, lite_q, labels),
-        micro_evaluated_on=f"{sample}{len(images)} {what}", litert_evaluated_on=f"{len(images)} {what}",
-        litert_int8_bytes_equal=int(np.sum(np.all(lite_q[rows] == micro_q, axis=1))),
-        litert_int8_top1_equal=int(np.sum(lite_q[rows].argmax(1) == micro_q.argmax(1))))
-    return acc, micro_x, micro_y
-
-
 def _build(request: ExportRequest, source: ExportSource, board: Board, data: ExportData, model: keras.Model,
            out: Path, begin: Callable[[str], None], end: Callable[..., None],
            log: Callable[[str], None]) -> dict[str, Any]:
@@ -348,8 +288,11 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
                    f"reference {target.reference_bytes} B")
 
     begin("evaluate")
-    accuracy, micro_x, micro_y = _evaluate(request, data, float_bytes, int8_bytes)
-    vectors = _test_vectors(data, int8_bytes, tuple(design.input_shape), request.seed, micro_x, micro_y)
+    images = data.test_x if data.test_x is not None else data.calibration
+    accuracy, micro_x, micro_y = evaluate_accuracy(float_bytes, int8_bytes, images, data.test_y,
+                                                   micro_images=request.micro_eval_images, seed=request.seed)
+    vectors = make_test_vectors(int8_bytes, micro_x, micro_y, shape=tuple(design.input_shape),
+                           input_range=data.input_range, seed=request.seed)
     end("evaluate", f"tflite-micro on {accuracy.micro_evaluated_on}; LiteRT on {accuracy.litert_evaluated_on}")
 
     begin("write sources")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from designer.export.firmware import TestVectors
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -146,3 +148,64 @@ def ops_used(tflite_bytes: bytes) -> list[str]:
     """The builtin op names the model uses, sorted (what a TFLM MicroMutableOpResolver must register)."""
     interp = _interpreter(tflite_bytes, delegates=False)  # XNNPACK would show up as one DELEGATE op
     return sorted({str(op["op_name"]) for op in interp._get_ops_details()})
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """float32 vs int8, with tflite-micro (the reported figures) and with LiteRT (a second column)."""
+
+    micro: Comparison
+    litert: Comparison
+    micro_evaluated_on: str
+    litert_evaluated_on: str
+    litert_int8_bytes_equal: int  # of the tflite-micro images, how many LiteRT int8 outputs are byte-equal
+    litert_int8_top1_equal: int
+
+
+def evaluate_accuracy(float_bytes: bytes, int8_bytes: bytes, images: np.ndarray, labels: np.ndarray | None, *,
+                      micro_images: int, seed: int) -> tuple[Accuracy, np.ndarray, np.ndarray | None]:
+    """float32 vs int8 with tflite-micro on a seeded sample of at most ``micro_images`` (it takes ~20 ms per
+    Model5 image) and with LiteRT on all ``images``; also returns the tflite-micro sample (images, labels)."""
+    import numpy as np  # see _interpreter
+
+    what = "test images" if labels is not None else "random calibration images (no labels: agreement only)"
+    rows = np.arange(len(images))
+    if micro_images < len(images):
+        rows = np.sort(np.random.default_rng(seed + 2).choice(len(images), size=micro_images, replace=False))
+    micro_x, micro_y = images[rows], (labels[rows] if labels is not None else None)
+    lite_f, lite_q = predict(float_bytes, images), predict(int8_bytes, images)
+    micro_f, micro_q = micro_predict(float_bytes, micro_x), micro_predict(int8_bytes, micro_x)
+    sample = "" if len(rows) == len(images) else f"a seeded sample of {len(rows):,} of "
+    acc = Accuracy(
+        micro=comparison_of(micro_f, micro_q, micro_y), litert=comparison_of(lite_f, lite_q, labels),
+        micro_evaluated_on=f"{sample}{len(images):,} {what}", litert_evaluated_on=f"{len(images):,} {what}",
+        litert_int8_bytes_equal=int(np.sum(np.all(lite_q[rows] == micro_q, axis=1))),
+        litert_int8_top1_equal=int(np.sum(lite_q[rows].argmax(1) == micro_q.argmax(1))))
+    return acc, micro_x, micro_y
+
+
+TEST_VECTOR_COUNT = 3
+"""Inputs in <c_name>_test_vectors.h: enough to show a wrong build, small in flash (3 KiB each at 32x32x3)."""
+
+
+def make_test_vectors(int8_bytes: bytes, images: np.ndarray, labels: np.ndarray | None, *, shape: tuple[int, ...],
+                 input_range: tuple[float, float], seed: int) -> TestVectors:
+    """The first TEST_VECTOR_COUNT ``images`` (test-split images when ``labels`` are given) or, without
+    labels, seeded synthetic inputs uniform in ``input_range``; with tflite-micro's int8 outputs for them."""
+    import numpy as np  # see _interpreter
+
+    q_in, _ = io_quantization(int8_bytes)
+    if labels is not None:
+        chosen, truth = images[:TEST_VECTOR_COUNT], [int(v) for v in labels[:TEST_VECTOR_COUNT]]
+        source = f"{len(chosen)} images of the run's test split (the first of the seeded evaluation sample)"
+    else:
+        lo, hi = input_range
+        rng = np.random.default_rng(seed + 1)
+        chosen = (lo + (hi - lo) * rng.random((TEST_VECTOR_COUNT, *shape))).astype(np.float32)
+        truth = [-1] * len(chosen)
+        source = (f"{len(chosen)} seeded synthetic inputs, uniform in [{lo:g}, {hi:g}] (no data set: the export "
+                  "has no test images)")
+    inputs = np.stack([quantize_input(x[None, ...], q_in)[0] for x in chosen]).astype(np.int8)
+    outputs = micro_predict_int8(int8_bytes, inputs).astype(np.int8)
+    return TestVectors(tuple(x.tobytes() for x in inputs), tuple(y.tobytes() for y in outputs), tuple(truth),
+                       source, labels is not None)

@@ -15,7 +15,7 @@ from typing import Any
 from designer.boards import Board
 from designer.design import Analysis, Design
 from designer.export.cortex_m_arena import CortexMArena
-from designer.export.evaluate import Comparison
+from designer.export.evaluate import Accuracy
 from designer.export.stedgeai import AnalyzeRun
 
 SCHEMA = 2
@@ -40,18 +40,6 @@ TFLM_FLASH_MEASURED_ON = "measured on a Cortex-M4 build of Model4/Model5 (arm-no
 def kb_to_bytes(kb: float) -> int:
     """KB as reported by the build, taken as KiB (the larger reading, so a budget check errs safe)."""
     return round(kb * 1024)
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """float32 vs int8, with tflite-micro (the reported figures) and with LiteRT (a second column)."""
-
-    micro: Comparison
-    litert: Comparison
-    micro_evaluated_on: str
-    litert_evaluated_on: str
-    litert_int8_bytes_equal: int  # of the tflite-micro images, how many LiteRT int8 outputs are byte-equal
-    litert_int8_top1_equal: int
 
 
 @dataclass(frozen=True)
