@@ -13,10 +13,11 @@ written down, meant to be replaced by designer.tflm's Cortex-M estimate once tha
    STM32 parts have), as in ARM-software/CMSIS-NN:
    ``arm_convolve_wrapper_s8_get_buffer_size``: a 1x1 unpadded conv takes the ``1x1_s8_fast`` path (0 B),
    otherwise ``arm_convolve_s8_get_buffer_size`` = 2 columns x ``align4(c_in * kh * kw)`` x sizeof(int16_t);
-   ``arm_depthwise_conv_wrapper_s8_get_buffer_size``: channel multiplier 1 with a 3x3 filter and padding <= 1
-   takes ``arm_depthwise_conv_3x3_s8`` (0 B), otherwise ``arm_depthwise_conv_s8_opt_get_buffer_size`` =
-   ``c * kh * kw`` x sizeof(int16_t); a multiplier other than 1 uses ``arm_depthwise_conv_s8`` (0 B);
-   ``arm_fully_connected_s8_get_buffer_size`` is 0 without MVE, and pooling and softmax ask for none.
+   ``arm_depthwise_conv_wrapper_s8_get_buffer_size``: channel multiplier 1 asks for
+   ``arm_depthwise_conv_s8_opt_get_buffer_size`` = ``c * kh * kw`` x sizeof(int16_t) (older releases skip it
+   for 3x3 filters; counted anyway, an upper bound), another multiplier uses ``arm_depthwise_conv_s8`` (0 B);
+   ``arm_avgpool_s8_get_buffer_size`` = ``c`` x sizeof(int32_t); ``arm_fully_connected_s8_get_buffer_size`` is
+   0 without MVE, and max pooling and softmax ask for none.
 2. **The tail** (persistent structs) holds pointers, which halve on a 32-bit target. From TFLM's headers
    (tensorflow/tflite-micro: ``TfLiteEvalTensor`` data, dims, type: 24 -> 12 B; ``TfLiteTensor`` as
    allocated for the model's inputs and outputs 64 -> 32 B; ``NodeAndRegistration`` (a ``TfLiteNode`` of
@@ -146,17 +147,10 @@ def builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
 
 
-def _padding(s: Any, op: Any, options_cls: Any) -> int:
-    table = op.BuiltinOptions()
-    if table is None:
-        return s.Padding.SAME
-    opts = options_cls()
-    opts.Init(table.Bytes, table.Pos)
-    return opts.Padding()
-
-
-def _scratch(s: Any, name: str, op: Any, tensors: Any) -> int:
+def _scratch(name: str, op: Any, tensors: Any) -> int:
     """CMSIS-NN scratch bytes for one op (DSP, no MVE): see the module docstring for the formulas."""
+    if name == "AVERAGE_POOL_2D":
+        return int(tensors(op.Inputs(0)).ShapeAsNumpy()[-1]) * 4
     if name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         return 0
     inp = tensors(op.Inputs(0)).ShapeAsNumpy()
@@ -168,10 +162,6 @@ def _scratch(s: Any, name: str, op: Any, tensors: Any) -> int:
             return 0
         return 2 * (-(-(c_in * kh * kw) // 4) * 4) * 2
     if int(out[-1]) != c_in:  # channel multiplier > 1: arm_depthwise_conv_s8, no buffer
-        return 0
-    padding = _padding(s, op, s.DepthwiseConv2DOptions)
-    pad = 0 if padding == s.Padding.VALID else max(kh, kw) // 2
-    if kh == 3 and kw == 3 and pad <= 1:
         return 0
     return c_in * kh * kw * 2
 
@@ -192,7 +182,7 @@ def read_graph(tflite_bytes: bytes) -> Graph:
         op = graph.Operators(i)
         name = codes[op.OpcodeIndex()]
         ops.append(GraphOp(name, tuple(int(t) for t in op.InputsAsNumpy()),
-                           tuple(int(t) for t in op.OutputsAsNumpy()), _scratch(s, name, op, graph.Tensors)))
+                           tuple(int(t) for t in op.OutputsAsNumpy()), _scratch(name, op, graph.Tensors)))
     produced = {t for op in ops for t in op.outputs}
     inputs = tuple(int(t) for t in graph.InputsAsNumpy())
     activations = {}

@@ -88,6 +88,12 @@ def test_train_and_export_a_residual_design(tmp_path: Path) -> None:
     assert r["estimates"]["tflm_int8"] is not None and r["estimates"]["xcubeai_float32"] is not None
     assert "not supported" not in " ".join(r["notes"])
     rows = {row["figure"]: row for row in r["comparison"]}
-    arena = rows["TFLM int8 tensor arena"]
+    arena = rows["TFLM int8 tensor arena (64-bit host)"]
     assert abs(arena["estimated_bytes"] - arena["measured_bytes"]) <= 0.005 * arena["measured_bytes"], arena
+    # The firmware side: the join is registered as the int8 ADD, and the Cortex-M arena is derived for it.
+    ops = (result.out_dir / f"{r['c_name']}_ops.h").read_text()
+    assert "resolver.AddAdd(tflite::Register_ADD_INT8())" in ops
+    cm = r["arena"]["cortex_m"]
+    assert cm["head_bytes"] == r["arena"]["int8_head_bytes"] and cm["reference_bytes"] <= cm["cmsis_nn_bytes"]
+    print("CORTEX-M ROW", rows["TFLM int8 tensor arena (Cortex-M, CMSIS-NN)"])
     assert (result.out_dir / "model_int8.tflite").is_file()
