@@ -318,7 +318,8 @@ def _build(request: ExportRequest, source: ExportSource, board: Board, data: Exp
     script.write_text(text, encoding="utf-8")
     script.chmod(0o755)
     (out / "README.md").write_text(readme.bundle_readme(c_name, board, request.compression, ops=ops,
-                                                        config=cfg, untrained=not source.trained),
+                                                        config=cfg, model_bytes=len(int8_bytes),
+                                                        untrained=not source.trained),
                                    encoding="utf-8")
     end("write sources", f"{', '.join(files.values())}; arena {cfg.arena_bytes} B (CMSIS-NN)")
 

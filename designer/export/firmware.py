@@ -194,6 +194,11 @@ def main_example_cc(c_name: str) -> str:
 #include "{c}_ops.h"
 #include "{c}_test_vectors.h"
 
+#ifndef TFLITE_SCHEMA_VERSION
+/* tensorflow/lite/version.h in TensorFlow; not every TFLM tree defines it in schema_generated.h. */
+#define TFLITE_SCHEMA_VERSION (3)
+#endif
+
 extern "C" int {c}_setup(void);
 extern "C" int {c}_classify(const float* x, float* scores);
 extern "C" int {c}_self_test(void);

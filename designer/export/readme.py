@@ -12,7 +12,7 @@ from designer.export.report import TFLM_FLASH_KB, TFLM_FLASH_MEASURED_ON, UNTRAI
 
 
 def bundle_readme(c_name: str, board: Board, compression: str, *, ops: Sequence[tuple[str, OpRegistration]],
-                  config: ModelConfig, untrained: bool) -> str:
+                  config: ModelConfig, model_bytes: int, untrained: bool) -> str:
     """README.md of the bundle."""
     p = c_name.upper()
     f = c_file_names(c_name)
@@ -90,9 +90,10 @@ Every C file and symbol starts with `{c_name}`, so several bundles live in one f
    (reference kernels), define `{p}_USE_REFERENCE_KERNELS`: {config.arena_reference_config_bytes:,} B.
    Both are the figure derived for a 32-bit Cortex-M + a {config.arena_margin_bytes:,} B margin (the 64-bit
    host measured {config.arena_host_bytes:,} B); the set-up prints `arena_used_bytes` from the board.
-   Flash: the model is {p}_MODEL_DATA_LEN B; TFLM's code adds about {kb['int8_registrations']} KB with these
-   `Register_*_INT8()` registrations ({kb['generic_registrations']} KB with plain `AddXxx()`,
-   {kb['reference_kernels']} KB with reference kernels; {TFLM_FLASH_MEASURED_ON}).
+   Flash: the model is {model_bytes:,} B (`{p}_MODEL_DATA_LEN`); TFLM's code adds about
+   {kb['int8_registrations']} KB with these `Register_*_INT8()` registrations
+   ({kb['generic_registrations']} KB with plain `AddXxx()`, {kb['reference_kernels']} KB with reference kernels;
+   {TFLM_FLASH_MEASURED_ON}).
 
 On a host, `g++ -std=c++17 -D{p}_EXAMPLE_MAIN` with TFLM built for the host gives a `main()` that runs the
 self-test.

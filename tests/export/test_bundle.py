@@ -175,6 +175,8 @@ def test_stedgeai_script_and_readme(run_bundle: Bundle) -> None:
     readme = (run_bundle.out / "README.md").read_text()
     assert "STM32CubeIDE" in readme and "TINY_NET_TENSOR_ARENA_SIZE" in readme
     assert "resolver.AddConv2D(tflite::Register_CONV_2D_INT8())" in readme and "tiny_net_self_test()" in readme
+    size = (run_bundle.out / "model_int8.tflite").stat().st_size
+    assert f"the model is {size:,} B (`TINY_NET_MODEL_DATA_LEN`)" in readme
 
 
 def test_keras_files_load(run_bundle: Bundle, tiny_run: TinyRun) -> None:

@@ -2,7 +2,7 @@
 #ifndef STUB_SCHEMA_GENERATED_H_
 #define STUB_SCHEMA_GENERATED_H_
 #include <cstdint>
-#define TFLITE_SCHEMA_VERSION (3)
+/* TFLITE_SCHEMA_VERSION is left undefined: not every TFLM tree defines it here (the example has a fallback). */
 namespace tflite {
 struct Model {
   uint32_t version() const;
