@@ -2,7 +2,7 @@
 
 The export measures the arena with tflite-micro's Python interpreter (``print_allocations()``), which runs the
 reference kernels on a 64-bit host. A board differs in two ways, and this module turns the host figure into
-the two figures model_config.h states (reference kernels, CMSIS-NN kernels). It is a stop-gap with its sources
+the two figures <c_name>_config.h states (reference kernels, CMSIS-NN kernels). It is a stop-gap with its sources
 written down, meant to be replaced by designer.tflm's Cortex-M estimate once that exists; callers use only
 :func:`cortex_m_arena_from_host_measurement` and its :class:`CortexMArena`.
 

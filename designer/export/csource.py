@@ -19,7 +19,7 @@ unsigned using virtual void volatile while
 """.split())
 
 ARENA_ALIGN_BYTES = 16
-"""The arena size in model_config.h is rounded up to this (TFLM aligns its buffers to 16 bytes)."""
+"""The arena sizes in <c_name>_config.h are rounded up to this (TFLM aligns its buffers to 16 bytes)."""
 
 
 def c_identifier(name: str) -> str:

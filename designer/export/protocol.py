@@ -48,7 +48,7 @@ class ExportRequest:
     kernels a board runs, which gives the reported accuracy: it takes about 20 ms per Model5 image, so all
     10,000 would add minutes."""
     arena_margin_bytes: int = 1024
-    """Added to the measured TFLM arena in model_config.h (then rounded up to 16)."""
+    """Added to each Cortex-M arena in <c_name>_config.h (after rounding up to 16; then rounded up to 16)."""
     stedgeai: bool = True
     """Run ``stedgeai analyze`` when it is on PATH."""
     seed: int = 0

@@ -95,5 +95,4 @@ def test_train_and_export_a_residual_design(tmp_path: Path) -> None:
     assert "resolver.AddAdd(tflite::Register_ADD_INT8())" in ops
     cm = r["arena"]["cortex_m"]
     assert cm["head_bytes"] == r["arena"]["int8_head_bytes"] and cm["reference_bytes"] <= cm["cmsis_nn_bytes"]
-    print("CORTEX-M ROW", rows["TFLM int8 tensor arena (Cortex-M, CMSIS-NN)"])
     assert (result.out_dir / "model_int8.tflite").is_file()
