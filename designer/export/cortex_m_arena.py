@@ -2,9 +2,10 @@
 
 The export measures the arena with tflite-micro's Python interpreter (``print_allocations()``), which runs the
 reference kernels on a 64-bit host. A board differs in two ways, and this module turns the host figure into
-the two figures <c_name>_config.h states (reference kernels, CMSIS-NN kernels). It is a stop-gap with its sources
-written down, meant to be replaced by designer.tflm's Cortex-M estimate once that exists; callers use only
-:func:`cortex_m_arena_from_host_measurement` and its :class:`CortexMArena`.
+the two figures <c_name>_config.h states (reference kernels, CMSIS-NN kernels). It starts from the measured
+file, where designer.tflm estimates from the design (``Footprint.tflm.arena_cortex_m_bytes``; the report shows
+both); to use that figure instead, replace :func:`cortex_m_arena_from_host_measurement`, the only entry point,
+and its :class:`CortexMArena`.
 
 1. **The head** (the memory planner's activation buffers) is target-independent for the reference kernels.
    CMSIS-NN kernels add a scratch buffer per op, requested in ``Prepare`` and planned with the activations
@@ -32,7 +33,7 @@ written down, meant to be replaced by designer.tflm's Cortex-M estimate once tha
 
 Checked against a Cortex-M4 build (QEMU mps2-an386, issue 15): Model4 int8 needs 38,220 B with CMSIS-NN
 (head 34,368 + tail 3,844) and 36,520 B with the reference kernels, Model5 78,136 B and 76,820 B; this module
-gives 38,370 / 36,578 B and 78,318 / 76,878 B (0.2-0.4 % above, never below; tests/export/test_cortex_m_arena.py
+gives 38,370 / 36,578 B and 78,318 / 76,878 B (0.08-0.4 % above, never below; tests/export/test_cortex_m_arena.py
 re-derives them from the presets). No TensorFlow here: the flatbuffer is read with LiteRT's schema module.
 """
 
