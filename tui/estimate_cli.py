@@ -230,6 +230,7 @@ def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "
         "runtime": fp.runtime,
         "dtype": fp.dtype,
         "compression": fp.compression,
+        "basis": fp.note,  # which tool version and series the figures follow (int8 X-CUBE-AI: the ST zoo's H7)
         "params": {"total": fp.params_total, "trainable": fp.params_trainable},
         "macc": fp.macc,
         "flash": {"weights": fp.weights_bytes, "runtime": fp.runtime_flash_bytes, "total": fp.flash_bytes,
@@ -273,6 +274,8 @@ def _print_estimate(report: dict[str, Any], board: Board, out: Console) -> None:
     if report["runtime"] == "xcubeai":
         settings += f", compression {report['compression']}"
     summary.add_row("runtime", settings)
+    if report["basis"]:
+        summary.add_row("basis", report["basis"])
     summary.add_row("board", f"{board.mcu}, {board.core} at {board.clock_mhz:g} MHz")
     summary.add_row("params", f"{report['params']['total']:,} total, {report['params']['trainable']:,} trainable")
     summary.add_row("MACC", f"{report['macc']:,}")
