@@ -89,7 +89,8 @@ npu/stm32h7a3/stm32h_resnet/resnet_stm32h/.ai/network_resnet_full_integer_quant.
   + 4 B per output channel + an int16 copy of its weights capped at 5,120 B (``conv2d_0``: 108 + 64 + 864 =
   1,036; ``conv2d_2``, 20 -> 20 channels: 720 + 80 + 5,120 = 5,920; ``conv2d_20``, 128 -> 128: 10,240); a 1x1
   conv, two int16 input columns, 4 B per input channel (``conv2d_17``, 96 channels: 384). A fused conv + pool
-  adds ``scratch1`` = pool rows x conv width x filters (2x32x20 = 1,280). Depthwise kernels: none (assumed).
+  adds ``scratch1`` = pool rows x conv width x filters (2x32x20 = 1,280). Depthwise and dense kernels: none
+  (assumed; no public int8 layout has one).
 * Allocation: packed. The buffer is the largest sum of what is alive while one c-layer runs (its inputs, the
   tensors kept for later, its output and scratch): the c_graph's 46,880 B is exactly ``conv2d_1_output`` +
   ``conv2d_2_scratch0`` + ``conv2d_2_output`` (20,480 + 5,920 + 20,480), and this rule gives that network
@@ -138,6 +139,7 @@ _INT8_FUSED = frozenset({"relu", "relu6"})
 # The int16 weight copy an int8 conv keeps in its scratch is capped at 5 KiB (module docstring).
 _INT8_WEIGHT_CACHE = 5_120
 _INT8_INPUT_EXTRA = 1
+_INT8_IO = ("uint8-float", "int8")  # the network's ends: the ST zoo's models, or int8 in and out
 
 # Library RAM: cifar10_data.o data + a fixed part of cifar10.o, then descriptors per c-layer and per tensor.
 # Fitted exactly on Model2 (5,320), Model5 (7,948) and the course CNN (8,656); conv/ScaleBias split on
@@ -507,6 +509,8 @@ def _int8_activations(clayers: list[_CLayer], graph: Graph, io: str) -> tuple[in
 
     ``io`` is how the network's ends are allocated: ``"uint8-float"`` (the ST zoo's models: a uint8 input
     converted to int8, an int8 output converted to float32) or ``"int8"`` (int8 in and out)."""
+    if io not in _INT8_IO:
+        raise ValueError(f"int8 io must be one of {', '.join(_INT8_IO)}; got {io!r}")
     last = _last_reads(clayers, graph.output_tensor)
     n_in = graph.tensors[graph.input_tensor].elements
     # The int8 input array is one byte longer than its values (public c_graph: 3,073 B for 32x32x3).

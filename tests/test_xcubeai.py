@@ -282,6 +282,10 @@ def test_int8_layout_against_a_public_x_cube_ai_c_graph() -> None:
     fp = estimate_xcubeai(analysis, dtype="int8", compression="none", io="int8")
     assert fp.weights_bytes == 386_672
     assert fp.activations_bytes == 46_880  # conv2d_1_output + conv2d_2_scratch0 + conv2d_2_output
+    # The zoo's ends (uint8 in, converted in place; float32 out) do not move this peak; a bad io is refused.
+    assert estimate_xcubeai(analysis, dtype="int8", compression="none").activations_bytes == 46_880
+    with pytest.raises(ValueError, match="io"):
+        estimate_xcubeai(analysis, dtype="int8", compression="none", io="float")
 
 
 def _zoo_int8_cases() -> list[tuple[str, str, Design]]:
