@@ -39,12 +39,16 @@ from tui.editing import (
     BlockSpec,
     EditError,
     History,
+    Target,
+    TreePath,
     block_layers,
     bump,
     bump_target,
     delete_layer,
     duplicate_layer,
+    item,
     move_layer,
+    path_label,
     toggle_batchnorm,
 )
 from tui.recovery import RecoveryFile, write_crash_log
@@ -163,7 +167,8 @@ class DesignerApp(App[None]):
         if not budget.stale:
             self.last_valid = self.design
         self.budget = budget
-        self.table.show(self.design, None if budget.stale else budget.footprint, budget.error_index)
+        self.table.show(self.design, None if budget.stale else budget.footprint, budget.error_index,
+                        dtype=self.settings.dtype)
         self.main.query_one(BudgetPanel).show(self.design, self.board, self.settings, budget)
         where = self.path or "not saved"
         self.sub_title = f"{self.design.name} — {where}{' — modified' if self.dirty else ''}"
@@ -179,13 +184,15 @@ class DesignerApp(App[None]):
         status.update(Content(text), layout=False)  # one line high (app.tcss): no layout pass on every edit
         status.set_class(error, "-error")
 
-    def apply_edit(self, design: Design, *, cursor: int | None = None, message: str = "") -> None:
-        """Record an edit, recompute, redraw and autosave."""
+    def apply_edit(self, design: Design, *, cursor: Target | TreePath | int | None = None,
+                   message: str = "") -> None:
+        """Record an edit, recompute, redraw and autosave; ``cursor`` is the row to select (a Target, a tree
+        path, or a top-level index)."""
         self.history = self.history.push(design)
         self.set_status(message)
         self.refresh_view()
         if cursor is not None:
-            self.table.select_layer(cursor)
+            self.table.select_target(cursor)
         self._schedule_autosave()
 
     def _schedule_autosave(self) -> None:
@@ -219,7 +226,8 @@ class DesignerApp(App[None]):
         except OSError as exc:
             self.call_from_thread(self.set_status, f"autosave failed: {exc.strerror or exc}", error=True)
 
-    def edit(self, operation: Callable[[], Design], *, cursor: int | None = None, message: str = "") -> None:
+    def edit(self, operation: Callable[[], Design], *, cursor: Target | TreePath | int | None = None,
+             message: str = "") -> None:
         """Apply ``operation``'s new design as an edit; an EditError shows in the status line instead."""
         try:
             design = operation()
@@ -231,8 +239,24 @@ class DesignerApp(App[None]):
 
     @property
     def index(self) -> int:
-        """The layer under the cursor."""
+        """The row under the cursor (for a linear design, the layer index)."""
         return self.table.layer_index
+
+    @property
+    def target(self) -> Target | None:
+        """What the row under the cursor stands for (None for an empty design)."""
+        return self.table.target
+
+    def _unit(self) -> tuple[Target, TreePath] | None:
+        """The cursor's Target and the item an edit applies to (a whole block on its header or add row);
+        None, with a reason in the status line, on a row that is no item (an identity shortcut)."""
+        target = self.target
+        if target is None or target.unit is None:
+            self.set_status("the identity shortcut is no layer: a adds one to it, Enter makes it a projection"
+                            if target is not None else "the design is empty: a adds a layer", error=True)
+            self.bell()
+            return None
+        return target, target.unit
 
     # --- layer edits -------------------------------------------------------------------------------------
 
@@ -246,42 +270,62 @@ class DesignerApp(App[None]):
         getattr(dialogs, name)(self)
 
     def action_delete(self) -> None:
-        """Delete the selected layer."""
-        index = self.index
-        self.edit(lambda: delete_layer(self.design, index), cursor=index, message=f"layer {index} deleted")
+        """Delete the selected layer (a whole block on its header or add row)."""
+        if (unit := self._unit()) is None:
+            return
+        target, path = unit
+        self.edit(lambda: delete_layer(self.design, path), cursor=Target(path),
+                  message=f"{self._what(path)} deleted")
+
+    def _what(self, path: TreePath) -> str:
+        kind = item(self.design, path).kind
+        return f"{'block' if kind == 'residual' else 'layer'} {path_label(path)}"
 
     def action_duplicate(self) -> None:
-        """Copy the selected layer right after it."""
-        index = self.index
-        self.edit(lambda: duplicate_layer(self.design, index), cursor=index + 1,
-                   message=f"layer {index} duplicated")
+        """Copy the selected layer (or block) right after it."""
+        if (unit := self._unit()) is None:
+            return
+        target, path = unit
+        what = self._what(path)
+        self.edit(lambda: duplicate_layer(self.design, path), cursor=Target((*path[:-1], path[-1] + 1), target.role),
+                  message=f"{what} duplicated")
 
     def action_move(self, delta: int) -> None:
-        """Move the selected layer up (-1) or down (+1)."""
+        """Move the selected layer (or block) up (-1) or down (+1) on its path."""
+        if (unit := self._unit()) is None:
+            return
+        target, path = unit
         try:
-            design, target = move_layer(self.design, self.index, delta)
+            design, moved = move_layer(self.design, path, delta)
         except EditError as exc:
             self.set_status(str(exc), error=True)
             return
-        self.apply_edit(design, cursor=target, message=f"layer moved to {target}")
+        assert isinstance(moved, tuple)
+        self.apply_edit(design, cursor=Target(moved, target.role),
+                        message=f"{self._what(moved).split()[0]} moved to {path_label(moved)}")
 
     def action_bump(self, direction: int) -> None:
         """Filters (conv) or units (dense) of the selected layer up or down by one step."""
-        index, before = self.index, self.design
+        if (unit := self._unit()) is None:
+            return
+        target, path = unit
+        before = self.design
         try:
-            after = bump(before, index, direction)
+            after = bump(before, path, direction)
         except EditError as exc:
             self.set_status(str(exc), error=True)
             self.bell()
             return
-        key = bump_target(before, index)
-        self.apply_edit(after, cursor=index, message=f"layer {index}: {key} {getattr(before.layers[index], key)}"
-                        f" → {getattr(after.layers[index], key)}")
+        key = bump_target(before, path)
+        self.apply_edit(after, cursor=target, message=f"layer {path_label(path)}: {key} "
+                        f"{getattr(item(before, path), key)} → {getattr(item(after, path), key)}")
 
     def action_toggle_bn(self) -> None:
         """Add or remove the batchnorm after the selected conv or dense layer."""
-        index = self.index
-        self.edit(lambda: toggle_batchnorm(self.design, index), cursor=index)
+        if (unit := self._unit()) is None:
+            return
+        target, path = unit
+        self.edit(lambda: toggle_batchnorm(self.design, path), cursor=target)
 
     def action_undo(self) -> None:
         """Step back one edit."""

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.editing import BlockSpec, add_block, default_layer, insert_layers, replace_layer
+from tui.editing import (
+    BlockSpec,
+    Target,
+    add_block,
+    default_layer,
+    group_at,
+    insert_layers,
+    insert_point,
+    item,
+    path_label,
+    replace_layer,
+)
 
 if TYPE_CHECKING:
     from designer.boards import Board
@@ -22,48 +33,89 @@ if TYPE_CHECKING:
 
 
 def edit_layer(app: DesignerApp) -> None:
-    """The form for the selected layer."""
+    """The form for the selected row: the layer's own, or the residual block's on its header, add or identity
+    shortcut row."""
+    from designer.layers import Residual
+
+    target = app.target
+    if target is None:
+        return
+    if target.role != "layer":
+        edit_residual(app)
+        return
     from tui.screens.layer_form import LayerFormScreen
 
-    if not app.design.layers:
-        return
-    index = app.index
-    if app.design.layers[index].kind == "residual":  # until the app's residual forms exist: no crash, a reason
-        app.set_status(f"layer {index} is a residual block: edit it in the design file for now", error=True)
-        return
+    path = target.path
 
     def done(layer: Layer | None) -> None:
         if layer is not None:
-            app.edit(lambda: replace_layer(app.design, index, layer), cursor=index, message=f"layer {index} changed")
-    app.push_screen(LayerFormScreen(app.design, index), done)
+            app.edit(lambda: replace_layer(app.design, path, layer), cursor=target,
+                     message=f"layer {path_label(path)} changed")
+    assert not isinstance(item(app.design, path), Residual)
+    app.push_screen(LayerFormScreen(app.design, path), done)
+
+
+def edit_residual(app: DesignerApp) -> None:
+    """The form for the residual block under the cursor (its add's activation, its shortcut, its group)."""
+    from designer.layers import Residual
+    from tui.screens.residual_form import ResidualEditScreen
+
+    target = app.target
+    assert target is not None
+    path = target.path
+    block = item(app.design, path)
+    assert isinstance(block, Residual)
+
+    def done(new: Residual | None) -> None:
+        if new is not None:
+            app.edit(lambda: replace_layer(app.design, path, new), cursor=target,
+                     message=f"block {path_label(path)} changed")
+    app.push_screen(ResidualEditScreen(app.design, path), done)
 
 
 def add_layer(app: DesignerApp) -> None:
-    """The menu of layer kinds (and conv group) to insert after the selected layer."""
-    from tui.screens.add_menu import BLOCK, AddMenuScreen
+    """The menu of layer kinds (a conv group, a residual block) to insert below the selected row."""
+    from tui.screens.add_menu import BLOCK, RESIDUAL, AddMenuScreen
 
-    at = app.index + 1 if app.design.layers else 0
+    at = insert_point(app.design, app.target)
 
     def chosen(kind: str | None) -> None:
         if kind == BLOCK:
             add_conv_group(app)
+        elif kind == RESIDUAL:
+            add_residual(app)
         elif kind is not None:
-            group = app.design.layers[at - 1].group if at > 0 else ""
+            group = group_at(app.design, at)
             app.edit(lambda: insert_layers(app.design, at, [default_layer(kind, group)]), cursor=at,
-                     message=f"{kind} added at {at}")
+                     message=f"{kind} added at {path_label(at)}")
     app.push_screen(AddMenuScreen(), chosen)
 
 
 def add_conv_group(app: DesignerApp) -> None:
-    """The form for a conv group to insert after the selected layer."""
+    """The form for a conv group to insert below the selected row."""
     from tui.screens.block_form import BlockFormScreen
 
-    at = app.index + 1 if app.design.layers else 0
+    at = insert_point(app.design, app.target)
 
     def done(spec: BlockSpec | None) -> None:
         if spec is not None:
-            app.edit(lambda: add_block(app.design, at, spec), cursor=at, message=f"conv group added at {at}")
+            app.edit(lambda: add_block(app.design, at, spec), cursor=at,
+                     message=f"conv group added at {path_label(at)}")
     app.push_screen(BlockFormScreen(), done)
+
+
+def add_residual(app: DesignerApp) -> None:
+    """The form for a residual block to insert below the selected row."""
+    from designer.layers import Residual
+    from tui.screens.residual_form import ResidualFormScreen
+
+    at = insert_point(app.design, app.target)
+
+    def done(block: Residual | None) -> None:
+        if block is not None:
+            app.edit(lambda: insert_layers(app.design, at, [block]), cursor=Target(at, "block"),
+                     message=f"residual block added at {path_label(at)}")
+    app.push_screen(ResidualFormScreen(app.design, at), done)
 
 
 def pick_board(app: DesignerApp) -> None:

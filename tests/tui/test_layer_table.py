@@ -25,7 +25,7 @@ async def test_keys_move_the_cursor_and_keep_it_in_view(make_app: MakeApp) -> No
         assert table.cursor_row == app.index == 2
         await pilot.press("up", "up", "up")
         assert table.cursor_row == 0  # clamped at the top
-        page = table.scrollable_content_region.height - 1  # rows in view: the header takes a line
+        page = table.scrollable_content_region.height - table.header_lines  # rows in view: below the header
         await pilot.press("pagedown")
         assert table.cursor_row == page
         assert table.scroll_y <= table.cursor_row < table.scroll_y + page

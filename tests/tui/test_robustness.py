@@ -309,7 +309,7 @@ async def test_an_estimator_bug_shows_and_keeps_the_last_figures(make_app: MakeA
         assert "Estimator error" in shown(app.main.query_one(BudgetPanel))
         await pilot.press("minus")  # editing goes on
         await pilot.pause()
-        assert app.dirty and app.budget.estimator_error and app.table.cell(0, "params") == "–"
+        assert app.dirty and app.budget.estimator_error and app.table.cell(0, "weights") == "–"
         await pilot.press("r")
         await pilot.pause()
         assert not app.budget.stale and app.budget.error is None and app.budget.footprint != good

@@ -1,4 +1,4 @@
-"""The add menu: pick a layer kind to insert after the cursor, or a whole conv group (block)."""
+"""The add menu: pick a layer kind to insert below the cursor's row, a whole conv group, or a residual block."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ from designer.layers import LAYER_TYPES
 
 BLOCK = "block"
 """The menu choice that opens the conv-group form instead of inserting one layer."""
+RESIDUAL = "residual"
+"""The menu choice that opens the residual-block form."""
 
 
 class AddMenuScreen(ModalScreen[str | None]):
-    """Dismisses with a layer kind, BLOCK, or None when cancelled."""
+    """Dismisses with a layer kind, BLOCK, RESIDUAL, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-menu", classes="dialog"):
-            yield Label("Add after the selected layer", classes="dialog-title")
-            options = [Option("conv group (block) …", id=BLOCK)]
+            yield Label("Add below the selected row", classes="dialog-title")
+            options = [Option("conv group (block) …", id=BLOCK), Option("residual block …", id=RESIDUAL)]
             options += [Option(kind, id=kind) for kind in LAYER_TYPES]
             yield OptionList(*options, id="add-options")
 

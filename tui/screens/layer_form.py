@@ -4,7 +4,8 @@ Validation runs in three steps and the first failure is shown inline under the f
 (an integer, a number, ``3`` or ``3x2`` for a window), the layer must be possible (designfile's strict
 checks), and the shapes must still work. The shape check takes the whole design when it was valid before the
 edit (so a change that breaks a later layer is refused, naming that layer); when the design is already
-invalid it checks only this layer against its input, so the form still helps repair a broken stack.
+invalid it checks only this layer against its input, so the form still helps repair a broken stack. A layer
+inside a residual block is named by its tree path and replaced there (tui.editing).
 Enter or "Apply" dismisses with the new layer only while there is no error; Escape cancels.
 """
 
@@ -23,9 +24,10 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from designer.design import Design, DesignError, analyze
+from designer.design import Design, DesignError, analyze, analyze_stack
 from designer.designfile import layer_from_dict
-from designer.layers import ACTIVATIONS, PADDINGS, Layer, LayerShapeError, Shape
+from designer.layers import ACTIVATIONS, PADDINGS, Item, Layer, LayerShapeError
+from tui.editing import Where, input_shape_at, insert_layers, item, path_label, replace_layer
 
 _CHOICES = {"padding": PADDINGS, "activation": ACTIVATIONS}
 
@@ -62,61 +64,69 @@ def parse_field(key: str, annotation: str, text: str) -> Any:
     return text
 
 
-def input_shape_of(design: Design, index: int) -> Shape | None:
-    """The shape layer ``index`` receives, or None when an earlier layer cannot be built."""
-    shape: Shape = tuple(design.input_shape)
-    try:
-        for layer in design.layers[:index]:
-            shape = layer.output_shape(shape)
-    except LayerShapeError:
-        return None
-    return shape
+def check_item(design: Design, where: Where, new: Item, *, insert: bool = False) -> str:
+    """Why ``new`` cannot replace the item at ``where`` (or be inserted there), or "" when it can.
 
-
-def validate(design: Design, index: int, data: dict[str, Any]) -> tuple[Layer | None, str]:
-    """The layer the form describes and "" when it may be applied, else (None or the layer, the error)."""
-    try:
-        layer = layer_from_dict(data, index)
-    except DesignError as exc:
-        return None, str(exc)
-    was_valid = True
+    A design that was valid must stay valid (the error names the layer that breaks); in a design that was not,
+    only the item against its own input is checked, so a form still helps repair a broken stack.
+    """
     try:
         analyze(design)
     except DesignError:
-        was_valid = False
-    if was_valid:
+        pass
+    else:
         try:
-            analyze(design.with_layers(design.layers[:index] + (layer,) + design.layers[index + 1:]))
+            analyze(insert_layers(design, where, [new]) if insert else replace_layer(design, where, new))
         except DesignError as exc:
-            return layer, str(exc)
-        return layer, ""
-    in_shape = input_shape_of(design, index)
-    if in_shape is not None:
-        try:
-            out = layer.output_shape(in_shape)
-            if math.prod(out) < 1:
-                raise LayerShapeError(f"output shape {out} is empty")
-        except LayerShapeError as exc:
-            return layer, f"layer {index} ({layer.kind}): {exc}"
-    return layer, ""
+            return str(exc)
+        return ""
+    in_shape = input_shape_at(design, where)
+    if in_shape is None:
+        return ""
+    try:
+        _, out = analyze_stack((new,), in_shape)
+        if math.prod(out) < 1:
+            raise LayerShapeError(f"output shape {out} is empty")
+    except (DesignError, LayerShapeError) as exc:
+        reason = exc.reason if isinstance(exc, DesignError) else str(exc)
+        inner = f", {exc.inner}" if isinstance(exc, DesignError) and exc.inner else ""
+        return f"layer {path_label(where)} ({new.kind}){inner}: {reason}"
+    return ""
+
+
+def validate(design: Design, where: Where, data: dict[str, Any]) -> tuple[Layer | None, str]:
+    """The layer the form describes and "" when it may be applied, else (None or the layer, the error)."""
+    try:
+        layer = layer_from_dict(data, where if isinstance(where, int) else None)
+    except DesignError as exc:
+        if isinstance(where, int):
+            return None, str(exc)
+        where_text = ", ".join([f"layer {path_label(where)}" + (f" ({exc.kind})" if exc.kind else ""),
+                                *([f"key '{exc.key}'"] if exc.key else [])])
+        return None, f"{where_text}: {exc.reason}"
+    return layer, check_item(design, where, layer)
 
 
 class LayerFormScreen(ModalScreen[Layer | None]):
-    """Edit layer ``index`` of ``design``; dismisses with the new layer, or None when cancelled."""
+    """Edit the layer at ``where`` (an index or a tree path) of ``design``; dismisses with the new layer, or None
+    when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, design: Design, index: int) -> None:
+    def __init__(self, design: Design, where: Where) -> None:
         super().__init__()
         self.design = design
-        self.index = index
-        self.original = design.layers[index]
+        self.index = where
+        original = item(design, where)
+        assert isinstance(original, Layer)  # a block has its own form (tui.screens.residual_form)
+        self.original: Layer = original
         self.error = ""
         self.candidate: Layer | None = self.original
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form", classes="dialog"):
-            yield Label(f"Edit layer {self.index}: [b]{self.original.kind}[/b]", classes="dialog-title")
+            yield Label(Content.from_markup("Edit layer $where: [b]$kind[/b]", where=path_label(self.index),
+                                            kind=self.original.kind), classes="dialog-title")
             with VerticalScroll(id="form-fields"):
                 # The layer's own settings first; the display-only group label last.
                 for f in sorted(fields(self.original), key=lambda f: f.name == "group"):

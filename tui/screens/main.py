@@ -26,6 +26,7 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("enter", "dialog('edit_layer')", "Edit layer", True),
     ("a", "dialog('add_layer')", "Add layer", True),
     ("g", "dialog('add_conv_group')", "Add conv group (block)", False),
+    ("R", "dialog('add_residual')", "Add residual block", False),
     ("x,delete", "delete", "Delete layer", True),
     ("D", "duplicate", "Duplicate layer", False),
     ("shift+up,left_square_bracket", "move(-1)", "Move layer up", False),

@@ -1,17 +1,26 @@
-"""The layer stack: one row per layer, grouped rows drawn as a bracket in the group column.
+"""The layer stack as the design's tree: one row per layer, a residual block as one bracketed group of rows.
 
-Columns: index, a marks column (▲ on the layer that sets peak RAM, ◆ on the one with the most weight bytes,
-✗ on the layer an invalid design's DesignError names), group, kind, configuration, output shape, params,
-MACC, weight bytes and activation bytes. While the design is invalid the figures columns show "–".
+A block shows as its header row (``┌ residual``), its main-path rows, its shortcut rows marked ``↳`` (or one
+``↳ identity`` row), and its add row (``└ + add``); nested blocks nest their brackets. Each row stands for an
+editing Target (tui.editing), so the app asks the row under the cursor what a key applies to.
 
-It is a Line-API widget rather than a DataTable: an edit to one layer of a 100-layer design must repaint in a
-frame, and a DataTable rebuilt after each edit re-renders every visible cell through Rich. Here each row is
-a tuple of plain strings; a row's line (a Strip) is cached under its content, so after an edit only the rows
-whose text changed are built again, and only their lines are refreshed.
+Columns: index (the item's tree path, ``3m1`` = main layer 1 of block 3), a marks column (▲ on the row that
+sets peak RAM, ◆ on the one with the most weight bytes, ✗ on the row an invalid design's DesignError names),
+group, kind, configuration, output shape, params, MACC, weight bytes and live activation bytes. Output, params
+and MACC come from the analysis, so they show whenever the design analyses; weights and RAM from the
+estimate. When the estimator gives no figures (it refuses residual blocks, for now), the RAM column is the sum
+of the tensors alive at each row in designer.graph.lower (an identity shortcut keeps the block's input
+alive across its main path), so ▲ still marks the peak. While the design is invalid every figure is "–".
+
+Columns that do not fit the widget are dropped whole, lowest priority first (PRIORITY), and named in a header
+line; a value is never cut. It is a Line-API widget rather than a DataTable: an edit to one layer of a
+100-layer design must repaint in a frame, so each row is a tuple of plain strings whose line (a Strip) is cached
+under its content, and after an edit only the rows whose text changed are built again and refreshed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
@@ -26,42 +35,75 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from designer.design import Design
+from designer.design import Analysis, Design, DesignError, LayerStats, analyze
 from designer.footprint import Footprint, LayerFootprint
-from designer.layers import Layer
+from designer.graph import lower
+from designer.layers import MAIN, SHORTCUT, Item, Residual, has_blocks
 from tui.budget import human_bytes, human_count
+from tui.editing import Target, TreePath, path_label
 
-# The marks sit beside the index: a long configuration must not push them off-screen (at 160 columns,
-# with the budget panel beside it, Model5's table is 3 cells wider than its pane).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "#"), ("mark", ""), ("group", "Group"), ("kind", "Kind"), ("config", "Configuration"),
     ("output", "Output"), ("params", "Params"), ("macc", "MACC"), ("weights", "Weights"), ("act", "Act. RAM"),
 )
 _KEYS = tuple(key for key, _ in COLUMNS)
+PRIORITY: tuple[str, ...] = ("index", "mark", "kind", "config", "output", "params", "macc", "weights", "act",
+                             "group")
+"""Which columns stay when the widget is too narrow for all: a prefix of this order (the group column goes
+first: the kind column's brackets already show the blocks)."""
+_ALWAYS = 3
+"""Index, marks and kind always show (past that, the table scrolls sideways; the index and marks stay)."""
 _RIGHT = tuple(key in ("index", "params", "macc", "weights", "act") for key in _KEYS)
-_GROUP, _MARK = _KEYS.index("group"), _KEYS.index("mark")
-_PADDING = 1
-"""Blank cells either side of every cell (as DataTable's cell_padding)..."""
-_LEFT = tuple(0 if key == "mark" else _PADDING for key in _KEYS)
-"""...except left of the marks, which read as part of the index ("7 ▲")."""
+_GROUP, _MARK, _KIND = _KEYS.index("group"), _KEYS.index("mark"), _KEYS.index("kind")
+_GAP = tuple(2 if _RIGHT[c] and c > 0 else 1 for c in range(len(_KEYS)))
+"""Blank cells left of each cell: one, two before a right-aligned figure (so neighbouring numbers stay apart)."""
+_TAIL = 1
+"""Blank cells after the last shown column."""
 
 _CELL_STYLES = {"bold": Style(bold=True), "dim": Style(dim=True), "mark": Style(bold=True, color="yellow"),
-                "error": Style(bold=True, color="red")}
+                "error": Style(bold=True, color="red"), "shortcut": Style(italic=True, color="cyan")}
 
 Row = tuple[str, ...]
-"""One layer's cells, in COLUMNS order."""
+"""One row's cells, in COLUMNS order."""
+
+_ELEMENT_BYTES = {"float32": 4, "int8": 1}
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return "x".join(str(d) for d in shape)
+@dataclass(frozen=True)
+class TreeRow:
+    """One row of the tree as the table shows it (what it stands for, where, and how deep)."""
+
+    target: Target
+    item: Item | None  # the layer or block (None for an identity shortcut row)
+    depth: int  # enclosing blocks
+    branch: str  # "" at top level, "main" or "shortcut" (the innermost block's path)
+    group: str
 
 
-def _group_cell(design: Design, index: int) -> str:
-    group = design.layers[index].group
+def tree_rows(items: tuple[Item, ...], prefix: TreePath = (), depth: int = 0, branch: str = "") -> list[TreeRow]:
+    """The rows of a stack, depth first: a block's header, its main path, its shortcut, its add."""
+    rows: list[TreeRow] = []
+    for index, item in enumerate(items):
+        path = (*prefix, index)
+        if not isinstance(item, Residual):
+            rows.append(TreeRow(Target(path), item, depth, branch, item.group))
+            continue
+        rows.append(TreeRow(Target(path, "block"), item, depth, branch, item.group))
+        rows += tree_rows(item.main, (*path, MAIN), depth + 1, "main")
+        if item.shortcut:
+            rows += tree_rows(item.shortcut, (*path, SHORTCUT), depth + 1, "shortcut")
+        else:
+            rows.append(TreeRow(Target(path, "identity"), None, depth + 1, "shortcut", item.group))
+        rows.append(TreeRow(Target(path, "add"), item, depth, branch, item.group))
+    return rows
+
+
+def _group_cell(rows: list[TreeRow], y: int) -> str:
+    group = rows[y].group
     if not group:
         return ""
-    first = index == 0 or design.layers[index - 1].group != group
-    last = index == len(design.layers) - 1 or design.layers[index + 1].group != group
+    first = y == 0 or rows[y - 1].group != group
+    last = y == len(rows) - 1 or rows[y + 1].group != group
     if first and last:
         return f"[ {group}"
     if first:
@@ -69,27 +111,122 @@ def _group_cell(design: Design, index: int) -> str:
     return "└" if last else "│"
 
 
+def _kind_cell(row: TreeRow) -> str:
+    """The kind, behind one bracket per enclosing block: ``│ ↳ conv2d`` is a shortcut layer of a block."""
+    role = row.target.role
+    indent = "│ " * (row.depth - (role not in ("block", "add")))
+    if role == "block":
+        return f"{indent}┌ residual"
+    if role == "add":
+        return f"{indent}└ + add"
+    if row.depth:
+        indent += "│ "
+    if role == "identity":
+        return f"{indent}↳ identity"
+    assert row.item is not None
+    return f"{indent}{'↳ ' if row.branch == 'shortcut' else ''}{row.item.kind}"
+
+
+def _config_cell(row: TreeRow) -> str:
+    item, role = row.item, row.target.role
+    if isinstance(item, Residual):
+        if role == "add":
+            return item.activation
+        return f"main {len(item.main)}, " + ("identity" if item.identity else f"shortcut {len(item.shortcut)}")
+    return item.summary() if item is not None else ""
+
+
 @lru_cache(maxsize=4096)
-def _layer_cells(layer: Layer, lf: LayerFootprint | None) -> tuple[str, ...]:
-    """Kind, configuration and figures of one layer (cached: an edit leaves most layers as they were)."""
-    if lf is None:
-        return (layer.kind, layer.summary(), *("–",) * 5)
-    return (layer.kind, layer.summary(), _shape(lf.output_shape), f"{lf.params:,}", human_count(lf.macc),
-            human_bytes(lf.weights_bytes), human_bytes(lf.ram_bytes))
+def _figures(output: tuple[int, ...], params: int, macc: int, weights: int | None, ram: int | None) -> Row:
+    return ("x".join(map(str, output)), f"{params:,}", human_count(macc),
+            "–" if weights is None else human_bytes(weights), "–" if ram is None else human_bytes(ram))
 
 
-def layer_rows(design: Design, footprint: Footprint | None, error_index: int | None) -> list[Row]:
-    """The table's cells for ``design`` (``footprint`` is its own, None when the design does not analyse)."""
-    per_layer = {lf.index: lf for lf in footprint.layers} if footprint is not None else {}
-    peak = footprint.peak_layer if footprint is not None else None
-    heaviest = footprint.heaviest_layer if footprint is not None else None
+_NO_FIGURES: Row = ("–",) * 5
+_BLANK: Row = ("",) * 5
+
+
+def live_bytes(analysis: Analysis, dtype: str) -> list[int]:
+    """Per analysis row, the bytes of every tensor alive while it runs (designer.graph's lifetimes)."""
+    graph = lower(analysis)
+    size = _ELEMENT_BYTES.get(dtype, 4)
+    delta = [0] * (len(graph.nodes) + 1)
+    for tensor in graph.tensors:  # each tensor adds its bytes over [first_use, last_use]
+        delta[tensor.first_use] += tensor.elements * size
+        delta[tensor.last_use + 1] -= tensor.elements * size
+    live, total = [], 0
+    for step in delta[:-1]:
+        total += step
+        live.append(total)
+    return live
+
+
+def _ram(lf: LayerFootprint) -> int:
+    # The live buffers at the layer once the estimators report them (LayerFootprint.live_bytes), else their own.
+    return int(getattr(lf, "live_bytes", lf.ram_bytes))
+
+
+def layer_rows(design: Design, footprint: Footprint | None, error_index: int | None,
+               dtype: str = "float32") -> tuple[list[TreeRow], list[Row]]:
+    """The tree's rows and their cells (``footprint`` is the design's own, None when there is none)."""
+    tree = tree_rows(design.layers)
+    per_index = {lf.index: lf for lf in footprint.layers} if footprint is not None else {}
+    stats: dict[tuple[TreePath, bool], LayerStats] = {}
+    live: list[int] | None = None
+    error: TreePath | None = (error_index,) if error_index is not None else None
+    if footprint is None or has_blocks(design.layers):
+        try:
+            analysis = analyze(design)
+        except DesignError as exc:
+            error = exc.path or error
+        else:
+            stats = {(s.path, s.role == "add"): s for s in analysis.layers}
+            if footprint is None:
+                live = live_bytes(analysis, dtype)
+    figures: list[Row] = []
+    ram: list[int | None] = []  # per row: the ▲ figure
+    weight: list[int | None] = []  # per row: the ◆ figure (weight bytes, or params without an estimate)
+    for row in tree:
+        role = row.target.role
+        s = stats.get((row.target.path, role == "add"))
+        lf: LayerFootprint | None = None
+        if role in ("block", "identity"):
+            figures.append(_BLANK)
+            ram.append(None)
+            weight.append(None)
+            continue
+        if footprint is not None and not stats:  # a linear design: its rows are the estimate's layers
+            lf = per_index.get(row.target.path[0])
+            cells = _NO_FIGURES if lf is None else _figures(lf.output_shape, lf.params, lf.macc, lf.weights_bytes,
+                                                            _ram(lf))
+        elif s is None:
+            cells = _NO_FIGURES
+        else:
+            lf = per_index.get(s.index)
+            cells = _figures(s.output_shape, s.params_total, lf.macc if lf else s.macc,
+                             lf.weights_bytes if lf else None,
+                             _ram(lf) if lf else live[s.index] if live is not None else None)
+        figures.append(cells)
+        ram.append(_ram(lf) if lf else live[s.index] if live is not None and s is not None else None)
+        weight.append(lf.weights_bytes if lf else s.params_total if s is not None else None)
+    peak, heaviest = _argmax(ram), _argmax(weight)
     rows: list[Row] = []
-    for index, layer in enumerate(design.layers):
-        marks = ("▲" if index == peak else "") + ("◆" if index == heaviest else "")
-        if index == error_index:
+    for y, row in enumerate(tree):
+        marks = ("▲" if y == peak else "") + ("◆" if y == heaviest else "")
+        if error is not None and row.target.path == error and row.target.role in ("layer", "block"):
             marks = "✗"
-        rows.append((str(index), marks, _group_cell(design, index), *_layer_cells(layer, per_layer.get(index))))
-    return rows
+        label = "" if row.target.role in ("add", "identity") else path_label(row.target.path)
+        rows.append((label, marks, _group_cell(tree, y), _kind_cell(row), _config_cell(row), *figures[y]))
+    return tree, rows
+
+
+def _argmax(values: list[int | None]) -> int | None:
+    """The first row with the largest positive figure (None when there is none)."""
+    best: int | None = None
+    for y, value in enumerate(values):
+        if value is not None and value > 0 and (best is None or value > values[best]):  # type: ignore[operator]
+            best = y
+    return best
 
 
 def _cell_style(column: int, text: str) -> str:
@@ -98,11 +235,15 @@ def _cell_style(column: int, text: str) -> str:
         return "bold" if text[0] in "[┌" else "dim"
     if column == _MARK and text:
         return "error" if text == "✗" else "mark"
+    if column == _KIND and text[:1] in "│┌└↳":
+        if "↳" in text:
+            return "shortcut"
+        return "bold" if text.rstrip("│ ")[:1] in "┌└" else ""
     return ""
 
 
 class LayerTable(ScrollView, can_focus=True):
-    """The design's layers; the cursor row is the layer edits apply to."""
+    """The design's tree of layers; the row under the cursor is the Target edits apply to."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select", "Edit layer", show=False),
@@ -151,7 +292,7 @@ class LayerTable(ScrollView, can_focus=True):
     """The row under the cursor (0 when the table is empty)."""
 
     class RowSelected(Message):
-        """Enter was pressed or a row clicked: the app opens that layer's form."""
+        """Enter was pressed or a row clicked: the app opens the form for that row's layer or block."""
 
         def __init__(self, table: LayerTable, layer_index: int) -> None:
             super().__init__()
@@ -166,56 +307,124 @@ class LayerTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own parameter name
         super().__init__(id=id)
         self._rows: list[Row] = []
-        self._widths: tuple[int, ...] = tuple(cell_len(label) + _LEFT[c] + _PADDING
-                                              for c, (_, label) in enumerate(COLUMNS))
+        self._tree: list[TreeRow] = []
+        self._widths: tuple[int, ...] = tuple(cell_len(label) for _, label in COLUMNS)
+        """Each column's widest text so far (cells only: gaps apart)."""
+        self._shown: tuple[int, ...] = tuple(range(len(COLUMNS)))
+        """The columns that fit, in display order."""
         self._strips: dict[tuple[Row, bool], Strip] = {}
         """Each row's full-width line, by (cells, under the cursor); emptied when the look changes."""
         self._look: tuple[object, ...] = ()
-        """What every cached line depends on besides its cells: column widths, widget width, CSS state."""
+        """What every cached line depends on besides its cells: columns shown, widths, CSS state."""
         self._styles: dict[str, Style] = {}
 
     # --- the interface the app uses ------------------------------------------------------------------
 
     @property
     def row_count(self) -> int:
-        """How many layers are shown."""
+        """How many rows are shown."""
         return len(self._rows)
 
     @property
     def layer_index(self) -> int:
-        """The layer under the cursor (0 when the design is empty)."""
+        """The row under the cursor (0 when the design is empty; for a linear design, the layer index)."""
         return max(0, self.cursor_row)
+
+    @property
+    def target(self) -> Target | None:
+        """What the row under the cursor stands for (None when the design is empty)."""
+        return self._tree[self.cursor_row].target if self._tree else None
+
+    def target_at(self, row: int) -> Target:
+        """What ``row`` stands for."""
+        return self._tree[row].target
 
     def cell(self, row: int, column: str) -> str:
         """The text of one cell; ``column`` is a key of COLUMNS."""
         return self._rows[row][_KEYS.index(column)]
 
-    def show(self, design: Design, footprint: Footprint | None, error_index: int | None) -> None:
-        """Redraw for ``design``; ``footprint`` is its own (None when the design does not analyse)."""
-        rows = layer_rows(design, footprint, error_index)
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        """The labels of the columns too wide for the widget now."""
+        return tuple(COLUMNS[c][1] for c in (_KEYS.index(k) for k in PRIORITY) if c not in self._shown)
+
+    def show(self, design: Design, footprint: Footprint | None, error_index: int | None, *,
+             dtype: str = "float32") -> None:
+        """Redraw for ``design``; ``footprint`` is its own (None when it has none), ``dtype`` sizes the live
+        tensors when the estimate gives no per-row figure."""
+        tree, rows = layer_rows(design, footprint, error_index, dtype)
         old = self._rows
-        self._rows = rows
+        self._rows, self._tree = rows, tree
         changed = [row for y, row in enumerate(rows) if y >= len(old) or old[y] != row]
         # Columns only widen (as DataTable's did): an edit that shortens a cell must not shift the table. So
         # only the rows that changed can widen a column.
-        widths = tuple(max([width, *(cell_len(row[c]) + _LEFT[c] + _PADDING for row in changed)])
-                       for c, width in enumerate(self._widths))
-        size = Size(sum(widths), len(rows) + 1)
-        if size != self.virtual_size:
-            self.virtual_size = size
-        if widths != self._widths or len(rows) != len(old):
+        widths = tuple(max([width, *(cell_len(row[c]) for row in changed)]) for c, width in enumerate(self._widths))
+        if widths != self._widths or len(rows) != len(old) or not self._fits():
             self._widths = widths
-            self.refresh()
+            self._lay_out()
         else:
             for y, (before, after) in enumerate(zip(old, rows, strict=True)):
                 if before != after:
-                    self.refresh_line(y + 1)
+                    self.refresh_line(y + self.header_lines)
         self.select_layer(self.cursor_row)
 
     def select_layer(self, index: int) -> None:
-        """Put the cursor on layer ``index`` (clamped to the table) and scroll it into view."""
+        """Put the cursor on row ``index`` (clamped to the table) and scroll it into view."""
         self.cursor_row = max(0, min(index, len(self._rows) - 1))
         self._scroll_to_cursor()
+
+    def select_target(self, target: Target | TreePath | int) -> None:
+        """Put the cursor on the row of ``target`` (a Target, a tree path or a top-level index: its first
+        row); a place no longer there falls back to the nearest earlier item on its path, or the block."""
+        role = target.role if isinstance(target, Target) else ""
+        path = target.path if isinstance(target, Target) else (target,) if isinstance(target, int) else target
+        while path:
+            rows = [y for y, r in enumerate(self._tree) if r.target.path == path]
+            if rows:
+                exact = [y for y in rows if self._tree[y].target.role == role]
+                self.select_layer((exact or rows)[0])
+                return
+            siblings = [y for y, r in enumerate(self._tree)
+                        if r.target.path[:-1] == path[:-1] and len(r.target.path) == len(path)
+                        and r.target.path[-1] < path[-1]]
+            if siblings:
+                self.select_layer(siblings[-1])
+                return
+            path, role = path[:-2], "block"
+        self.select_layer(0)
+
+    # --- columns -------------------------------------------------------------------------------------
+
+    def _span(self, columns: tuple[int, ...]) -> int:
+        return sum(self._widths[c] + (_GAP[c] if i else 1) for i, c in enumerate(columns)) + _TAIL
+
+    def _fits(self) -> bool:
+        """Whether the columns shown are still the ones that fit (the width or the content may have moved)."""
+        return self._choose() == self._shown
+
+    def _choose(self) -> tuple[int, ...]:
+        room = self.scrollable_content_region.width or self.size.width
+        order = [_KEYS.index(k) for k in PRIORITY]
+        keep = _ALWAYS
+        while keep < len(order) and self._span(tuple(sorted(order[:keep + 1]))) <= room:
+            keep += 1
+        return tuple(sorted(order[:keep]))
+
+    @property
+    def header_lines(self) -> int:
+        """The column labels, and a line naming the hidden columns when some are."""
+        return 1 if len(self._shown) == len(COLUMNS) else 2
+
+    def _lay_out(self) -> None:
+        if self.is_mounted and self.size.width:
+            self._shown = self._choose()
+        size = Size(self._span(self._shown), len(self._rows) + self.header_lines)
+        if size != self.virtual_size:
+            self.virtual_size = size
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._lay_out()
 
     # --- cursor and keys -----------------------------------------------------------------------------
 
@@ -223,13 +432,13 @@ class LayerTable(ScrollView, can_focus=True):
         return max(0, min(row, len(self._rows) - 1))
 
     def watch_cursor_row(self, old: int, new: int) -> None:
-        self.refresh_line(old + 1)
-        self.refresh_line(new + 1)
+        self.refresh_line(old + self.header_lines)
+        self.refresh_line(new + self.header_lines)
 
     @property
     def _page(self) -> int:
-        """Rows in view (the header takes one line)."""
-        return max(1, self.scrollable_content_region.height - 1)
+        """Rows in view (the header takes its lines)."""
+        return max(1, self.scrollable_content_region.height - self.header_lines)
 
     def _scroll_to_cursor(self) -> None:
         top, row = round(self.scroll_y), self.cursor_row
@@ -262,9 +471,9 @@ class LayerTable(ScrollView, can_focus=True):
 
     def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None or offset.y == 0:
+        if offset is None or offset.y < self.header_lines:
             return
-        row = offset.y - 1 + round(self.scroll_y)
+        row = offset.y - self.header_lines + round(self.scroll_y)
         if row < len(self._rows):
             event.stop()
             self.select_layer(row)
@@ -282,32 +491,38 @@ class LayerTable(ScrollView, can_focus=True):
         return super().render_lines(crop)
 
     def _check_look(self) -> None:
-        look = (self._widths, self.size.width, self.get_pseudo_class_state(), self.rich_style)
+        look = (self._widths, self._shown, self.size.width, self.get_pseudo_class_state(), self.rich_style)
         if look != self._look:
             self._look = look
             self._strips.clear()
             base = self.rich_style
             cursor = self.get_component_rich_style("layer-table--cursor")
+            header = self.get_component_styles("layer-table--header").rich_style
             self._styles = {
                 "base": base,
-                "header": self.get_component_styles("layer-table--header").rich_style,
+                "header": header,
+                "note": header + Style(bold=False, dim=True, italic=True),
                 "cursor": base + cursor,
                 # The cursor's colours win over a cell's own (DataTable's cursor_*_priority="css").
                 "cursor_post": Style.from_color(cursor.color, cursor.bgcolor),
             }
 
     def _line(self, cells: Row, row_style: Style, post: Style | None = None, *, header: bool = False) -> Strip:
-        """One full-width line: ``post`` (the cursor's colours) goes over the cells' own styles."""
+        """One full-width line of the shown columns: ``post`` (the cursor's colours) goes over the cells'
+        own styles."""
         segments: list[Segment] = []
-        for c, (text, width) in enumerate(zip(cells, self._widths, strict=True)):
-            gap = " " * (width - _LEFT[c] - _PADDING - cell_len(text))
-            segments.append(Segment(" " * _LEFT[c] + (gap if _RIGHT[c] else ""), row_style))
+        for i, c in enumerate(self._shown):
+            text = cells[c]
+            gap = " " * (self._widths[c] - cell_len(text))
+            lead = " " * (_GAP[c] if i else 1)
+            segments.append(Segment(lead + (gap if _RIGHT[c] else ""), row_style))
             own = "" if header else _cell_style(c, text)
             style = row_style + _CELL_STYLES[own] if own else row_style
             segments.append(Segment(text, style + post if own and post is not None else style))
-            segments.append(Segment(("" if _RIGHT[c] else gap) + " " * _PADDING, row_style))
-        fill = max(0, self.size.width - sum(self._widths))
-        segments.append(Segment(" " * fill, row_style))
+            if not _RIGHT[c]:
+                segments.append(Segment(gap, row_style))
+        used = self._span(self._shown) - _TAIL
+        segments.append(Segment(" " * max(_TAIL, self.size.width - used), row_style))
         return Strip(segments).simplify()
 
     def _row_strip(self, row: int) -> Strip:
@@ -324,18 +539,32 @@ class LayerTable(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip
 
+    def _header_strip(self, y: int) -> Strip:
+        key = ((str(y),), False)
+        strip = self._strips.get(key)
+        if strip is None:
+            if y == 0:
+                strip = self._line(tuple(label for _, label in COLUMNS), self._styles["header"], header=True)
+            else:
+                note = f" hidden (too narrow): {', '.join(self.hidden)}"
+                strip = Strip([Segment(note.ljust(max(self.size.width, cell_len(note))), self._styles["note"])])
+            self._strips[key] = strip
+        return strip
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
-        if y == 0:
-            header = self._strips.get(((), False))
-            if header is None:
-                header = self._line(tuple(label for _, label in COLUMNS), self._styles["header"], header=True)
-                self._strips[((), False)] = header
-            strip = header
+        if y < self.header_lines:
+            strip = self._header_strip(y)
+            if y:
+                return strip.crop(0, width)  # the note does not scroll sideways
         else:
-            row = y - 1 + scroll_y
+            row = y - self.header_lines + scroll_y
             if row >= len(self._rows):
                 return Strip.blank(width, self._styles["base"])
             strip = self._row_strip(row)
-        return strip.crop(scroll_x, scroll_x + width) if scroll_x or strip.cell_length > width else strip
+        if not scroll_x:
+            return strip.crop(0, width) if strip.cell_length > width else strip
+        # Scrolled sideways (only when index, marks and kind alone overflow): the index and marks stay put.
+        fixed = self._span(self._shown[:2]) - _TAIL
+        return Strip.join([strip.crop(0, fixed), strip.crop(fixed + scroll_x, scroll_x + width)])
