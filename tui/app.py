@@ -174,6 +174,12 @@ class DesignerApp(App[None]):
         self.sub_title = f"{self.design.name} — {where}{' — modified' if self.dirty else ''}"
         if budget.estimator_error:
             self.set_status(budget.error or "", error=True)
+        elif budget.error is not None and self.table.analysed:
+            # The design is valid; only the estimator refuses it (residual blocks, for now): keep the edit's own
+            # message in front.
+            note = f"no estimate: {budget.error}"
+            self.set_status(note if not self.status or note in self.status else f"{self.status} · {note}",
+                            error=True)
         elif budget.error is not None:
             self.set_status(f"Design invalid: {budget.error}", error=True)
 

@@ -148,7 +148,7 @@ def move_layer(design: Design, where: Where, delta: int) -> tuple[Design, Where]
     """The design with the item at ``where`` moved by ``delta`` places (clamped to its own stack: a layer
     stays on its path, a block moves whole), and the item's new place (an index if given an index).
 
-    An item moved next to another group joins that group, so the group column stays contiguous.
+    A layer moved next to another group joins that group, so the group column stays contiguous.
     """
     path, stack, index = _located(design, where)
     target = max(0, min(len(stack) - 1, index + delta))
@@ -157,8 +157,8 @@ def move_layer(design: Design, where: Where, delta: int) -> tuple[Design, Where]
     items = list(stack)
     moved = items.pop(index)
     neighbour = items[target - 1] if delta > 0 else items[target] if target < len(items) else None
-    if neighbour is not None and neighbour.group != moved.group:
-        moved = replace(moved, group=neighbour.group)
+    if neighbour is not None and neighbour.group != moved.group and not isinstance(moved, Residual):
+        moved = replace(moved, group=neighbour.group)  # a block keeps its label: its layers carry it too
     items.insert(target, moved)
     return _edit_stack(design, path[:-1], items), _like(where, (*path[:-1], target))
 

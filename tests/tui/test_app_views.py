@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input
 from designer.design import Design
 from designer.designfile import load
 from designer.layers import Conv2D
-from presets import load_preset, preset_ids
+from presets import preset_ids
 from tests.tui.conftest import SIZE, write_run
 from tui.app import DesignerApp
 from tui.editing import bump
@@ -264,19 +264,3 @@ def test_no_tensorflow_after_start_and_edits(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[0] == "20"  # 22, minus a BN and a deleted conv
 
-
-
-async def test_a_residual_block_row_is_refused_by_the_layer_form_not_a_crash(make_app: MakeApp) -> None:
-    # Until the app has residual forms: Enter on a block says so; moving it as a unit works.
-    app = make_app(load_preset("resnet8"))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        for _ in range(3):
-            await pilot.press("down")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.is_running and type(app.screen).__name__ == "MainScreen"  # no layer form pushed
-        assert "layer 3 is a residual block" in app.status
-        await pilot.press("left_square_bracket")
-        await pilot.pause()
-        assert app.design.layers[2].kind == "residual"

@@ -167,12 +167,14 @@ def _ram(lf: LayerFootprint) -> int:
 
 
 def layer_rows(design: Design, footprint: Footprint | None, error_index: int | None,
-               dtype: str = "float32") -> tuple[list[TreeRow], list[Row]]:
-    """The tree's rows and their cells (``footprint`` is the design's own, None when there is none)."""
+               dtype: str = "float32") -> tuple[list[TreeRow], list[Row], bool]:
+    """The tree's rows, their cells, and whether the design analyses (``footprint`` is the design's own, None
+    when there is none)."""
     tree = tree_rows(design.layers)
     per_index = {lf.index: lf for lf in footprint.layers} if footprint is not None else {}
     stats: dict[tuple[TreePath, bool], LayerStats] = {}
     live: list[int] | None = None
+    valid = footprint is not None
     error: TreePath | None = (error_index,) if error_index is not None else None
     if footprint is None or has_blocks(design.layers):
         try:
@@ -180,6 +182,7 @@ def layer_rows(design: Design, footprint: Footprint | None, error_index: int | N
         except DesignError as exc:
             error = exc.path or error
         else:
+            valid = True
             stats = {(s.path, s.role == "add"): s for s in analysis.layers}
             if footprint is None:
                 live = live_bytes(analysis, dtype)
@@ -217,7 +220,7 @@ def layer_rows(design: Design, footprint: Footprint | None, error_index: int | N
             marks = "✗"
         label = "" if row.target.role in ("add", "identity") else path_label(row.target.path)
         rows.append((label, marks, _group_cell(tree, y), _kind_cell(row), _config_cell(row), *figures[y]))
-    return tree, rows
+    return tree, rows, valid
 
 
 def _argmax(values: list[int | None]) -> int | None:
@@ -317,6 +320,7 @@ class LayerTable(ScrollView, can_focus=True):
         self._look: tuple[object, ...] = ()
         """What every cached line depends on besides its cells: columns shown, widths, CSS state."""
         self._styles: dict[str, Style] = {}
+        self._analysed = False
 
     # --- the interface the app uses ------------------------------------------------------------------
 
@@ -344,6 +348,11 @@ class LayerTable(ScrollView, can_focus=True):
         return self._rows[row][_KEYS.index(column)]
 
     @property
+    def analysed(self) -> bool:
+        """Whether the design shown analyses (is valid), whatever its estimate did."""
+        return self._analysed
+
+    @property
     def hidden(self) -> tuple[str, ...]:
         """The labels of the columns too wide for the widget now."""
         return tuple(COLUMNS[c][1] for c in (_KEYS.index(k) for k in PRIORITY) if c not in self._shown)
@@ -352,7 +361,7 @@ class LayerTable(ScrollView, can_focus=True):
              dtype: str = "float32") -> None:
         """Redraw for ``design``; ``footprint`` is its own (None when it has none), ``dtype`` sizes the live
         tensors when the estimate gives no per-row figure."""
-        tree, rows = layer_rows(design, footprint, error_index, dtype)
+        tree, rows, self._analysed = layer_rows(design, footprint, error_index, dtype)
         old = self._rows
         self._rows, self._tree = rows, tree
         changed = [row for y, row in enumerate(rows) if y >= len(old) or old[y] != row]
