@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -52,6 +53,13 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
 )
 """(keys, app action, description, shown in the footer) for every main binding."""
 
+FOOTER_LABELS = {"Add layer": "Add", "Delete layer": "Delete", "Notebook view": "Notebook"}
+"""Shorter footer words for some shown keys (the help overlay and the palette keep the long ones): at 100
+columns every shown key, Quit and Keys last, must still fit."""
+
+COMPACT_FOOTER_BELOW = 120
+"""Screen width (cells) under which the footer is drawn compact."""
+
 _KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
               "left_square_bracket": "[", "right_square_bracket": "]"}
 
@@ -64,7 +72,8 @@ def display_keys(keys: str) -> str:
 class MainScreen(Screen[None]):
     """The layer table on the left; the budget panel above the jobs pane on the right."""
 
-    BINDINGS = [Binding(keys, f"app.{action}", description, show=shown, key_display=display_keys(keys)
+    BINDINGS = [Binding(keys, f"app.{action}", FOOTER_LABELS.get(description, description) if shown else description,
+                        show=shown, key_display=display_keys(keys)
                         if shown and "," not in keys and keys in _KEY_NAMES else None)
                 for keys, action, description, shown in KEYS]
 
@@ -78,6 +87,10 @@ class MainScreen(Screen[None]):
         # Mount): the app fills them here, so its first frame is the real one and it is laid out only once.
         if self._on_mounted is not None:
             self._on_mounted()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Below 120 columns the footer drops its padding, so every shown key still fits (Quit and Keys last).
+        self.query_one(Footer).compact = event.size.width < COMPACT_FOOTER_BELOW
 
     def compose(self) -> ComposeResult:
         yield Header()

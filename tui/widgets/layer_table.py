@@ -232,6 +232,20 @@ def _argmax(values: list[int | None]) -> int | None:
     return best
 
 
+def _wrap(labels: tuple[str, ...], width: int) -> tuple[str, ...]:
+    """"hidden: MACC, Weights, Act. RAM" as lines of at most ``width`` cells, broken between labels."""
+    lines: list[str] = []
+    line = "hidden:"
+    for n, label in enumerate(labels):
+        word = f" {label}{',' if n < len(labels) - 1 else ''}"
+        if cell_len(line + word) > width and line.strip():
+            lines.append(line)
+            line = word.lstrip()
+        else:
+            line += word
+    return (*lines, line)
+
+
 def _cell_style(column: int, text: str) -> str:
     """The name of a cell's own style in _CELL_STYLES ("" for none)."""
     if column == _GROUP and text:
@@ -321,6 +335,8 @@ class LayerTable(ScrollView, can_focus=True):
         """What every cached line depends on besides its cells: columns shown, widths, CSS state."""
         self._styles: dict[str, Style] = {}
         self._analysed = False
+        self._note: tuple[str, ...] = ()
+        """The header's lines naming the hidden columns (none when all show)."""
 
     # --- the interface the app uses ------------------------------------------------------------------
 
@@ -421,12 +437,13 @@ class LayerTable(ScrollView, can_focus=True):
 
     @property
     def header_lines(self) -> int:
-        """The column labels, and a line naming the hidden columns when some are."""
-        return 1 if len(self._shown) == len(COLUMNS) else 2
+        """The column labels, and the lines naming the hidden columns when some are."""
+        return 1 + len(self._note)
 
     def _lay_out(self) -> None:
         if self.is_mounted and self.size.width:
             self._shown = self._choose()
+            self._note = _wrap(self.hidden, self.size.width - 2) if self.hidden else ()
         size = Size(self._span(self._shown), len(self._rows) + self.header_lines)
         if size != self.virtual_size:
             self.virtual_size = size
@@ -500,7 +517,7 @@ class LayerTable(ScrollView, can_focus=True):
         return super().render_lines(crop)
 
     def _check_look(self) -> None:
-        look = (self._widths, self._shown, self.size.width, self.get_pseudo_class_state(), self.rich_style)
+        look = (self._widths, self._shown, self._note, self.size.width, self.get_pseudo_class_state(), self.rich_style)
         if look != self._look:
             self._look = look
             self._strips.clear()
@@ -555,7 +572,7 @@ class LayerTable(ScrollView, can_focus=True):
             if y == 0:
                 strip = self._line(tuple(label for _, label in COLUMNS), self._styles["header"], header=True)
             else:
-                note = f" hidden (too narrow): {', '.join(self.hidden)}"
+                note = f" {self._note[y - 1]}"
                 strip = Strip([Segment(note.ljust(max(self.size.width, cell_len(note))), self._styles["note"])])
             self._strips[key] = strip
         return strip
