@@ -57,7 +57,9 @@ class EditError(ValueError):
 
 def path_label(where: Where) -> str:
     """A path as the layer table's index column spells it: ``3``, ``3m1`` (main layer 1 of block 3), ``3s0``."""
-    path = _path(where)
+    if isinstance(where, int) or len(where) == 1:
+        return str(where if isinstance(where, int) else where[0])
+    path = tuple(where)
     text = str(path[0])
     for k in range(1, len(path) - 1, 2):
         text += f"{BRANCHES[path[k]][0]}{path[k + 1]}"
@@ -196,6 +198,9 @@ def toggle_batchnorm(design: Design, where: Where) -> Design:
     same stack: inside a block's path, the batchnorm stays on that path)."""
     path, stack, index = _located(design, where)
     layer = stack[index]
+    if isinstance(layer, Residual):
+        raise EditError(f"batchnorm toggles after a conv or dense layer; {path_label(path)} is a residual block: "
+                        "put the cursor on a conv inside it")
     if isinstance(layer, BatchNorm):
         return delete_layer(design, path)
     following = stack[index + 1] if index + 1 < len(stack) else None

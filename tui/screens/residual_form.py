@@ -44,6 +44,16 @@ def _row(label: str, widget: Input | Select[str]) -> Horizontal:
     return Horizontal(Label(label, classes="form-label"), widget, classes="form-row")
 
 
+def _tail(activation: str, group: str, apply: str) -> ComposeResult:
+    """What both forms end with: the activation after the add, the group label, the error line, the buttons."""
+    yield _row("after the add", Select([(a, a) for a in ACTIVATIONS], value=activation, allow_blank=False,
+                                       id="r-activation"))
+    yield _row("group", Input(group, id="r-group"))
+    yield Static("", id="form-error")
+    yield Horizontal(Button(apply, id="apply", variant="primary"), Button("Cancel", id="cancel"),
+                     classes="dialog-buttons")
+
+
 class _BlockForm(CheckedFormScreen[Residual]):
     """What both forms share: a shortcut choice whose options follow the shapes, re-checked on every change."""
 
@@ -103,13 +113,7 @@ class ResidualFormScreen(_BlockForm):
                            id="r-batchnorm")
             yield _row("shortcut", Select([("projection: 1x1 conv + batchnorm", _PROJECTION)], allow_blank=False,
                                           id="r-shortcut"))
-            yield _row("after the add", Select([(a, a) for a in ACTIVATIONS], value=spec.activation,
-                                               allow_blank=False, id="r-activation"))
-            yield _row("group", Input(next_group_name(self.design, "residual"), id="r-group"))
-            yield Static("", id="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Add", id="apply", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from _tail(spec.activation, next_group_name(self.design, "residual"), "Add")
 
     def on_mount(self) -> None:
         self._check()
@@ -164,13 +168,7 @@ class ResidualEditScreen(_BlockForm):
             options = self._shortcut_options(block.main)
             self._offered = [v for _, v in options]
             yield _row("shortcut", Select(options, value=options[0][1], allow_blank=False, id="r-shortcut"))
-            yield _row("after the add", Select([(a, a) for a in ACTIVATIONS], value=block.activation,
-                                               allow_blank=False, id="r-activation"))
-            yield _row("group", Input(block.group, id="r-group"))
-            yield Static("", id="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply", id="apply", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from _tail(block.activation, block.group, "Apply")
 
     def on_mount(self) -> None:
         self._check()

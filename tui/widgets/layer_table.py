@@ -111,6 +111,13 @@ def _group_cell(rows: list[TreeRow], y: int) -> str:
     return "└" if last else "│"
 
 
+@lru_cache(maxsize=4096)
+def _text_cells(item: Item | None, role: str, depth: int, branch: str) -> tuple[str, str]:
+    """Kind and configuration of a row (cached: an edit leaves most rows as they were)."""
+    row = TreeRow(Target((), role), item, depth, branch, "")
+    return _kind_cell(row), _config_cell(row)
+
+
 def _kind_cell(row: TreeRow) -> str:
     """The kind, behind one bracket per enclosing block: ``│ ↳ conv2d`` is a shortcut layer of a block."""
     role = row.target.role
@@ -219,7 +226,8 @@ def layer_rows(design: Design, footprint: Footprint | None, error_index: int | N
         if error is not None and row.target.path == error and row.target.role in ("layer", "block"):
             marks = "✗"
         label = "" if row.target.role in ("add", "identity") else path_label(row.target.path)
-        rows.append((label, marks, _group_cell(tree, y), _kind_cell(row), _config_cell(row), *figures[y]))
+        rows.append((label, marks, _group_cell(tree, y), *_text_cells(row.item, row.target.role, row.depth, row.branch),
+                     *figures[y]))
     return tree, rows, valid
 
 
