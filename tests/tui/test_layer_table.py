@@ -74,3 +74,16 @@ async def test_rows_follow_edits_and_the_cursor_stays(make_app: MakeApp, model5:
         await pilot.pause()
         assert app.table.cell(flatten, "mark") == "✗" and app.table.cell(flatten, "kind") == "dense"
         assert {app.table.cell(row, "params") for row in range(app.table.row_count)} == {"–"}
+
+
+async def test_scrolled_sideways_the_index_and_marks_stay(make_app: MakeApp, model5: Design) -> None:
+    # Only when index, marks and kind alone overflow the pane does the table scroll sideways.
+    app = make_app(model5)
+    async with app.run_test(size=(72, 30)) as pilot:
+        await pilot.pause()
+        table = app.table
+        assert table.virtual_size.width > table.size.width
+        table.scroll_to(x=4, animate=False, immediate=True)
+        await pilot.pause()
+        line = "".join(s.text for s in table.render_line(table.header_lines + 0))
+        assert line.startswith("  0 ▲") and "conv2d" not in line  # the index and ▲ stay, the kind scrolled
