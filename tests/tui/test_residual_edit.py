@@ -28,7 +28,7 @@ from tui.editing import (
     residual_block,
     toggle_batchnorm,
 )
-from tui.widgets.layer_table import layer_rows, live_bytes, tree_rows
+from tui.widgets.layer_rows import layer_rows, live_bytes, tree_rows
 
 
 @pytest.fixture(scope="module")
