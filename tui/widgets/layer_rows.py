@@ -137,8 +137,9 @@ def live_bytes(analysis: Analysis, dtype: str) -> list[int]:
 
 
 def _ram(lf: LayerFootprint) -> int:
-    # The live buffers at the layer once the estimators report them (LayerFootprint.live_bytes), else their own.
-    return int(getattr(lf, "live_bytes", lf.ram_bytes))
+    # Every buffer alive while the row runs where the runtime reports it (TFLM's planner: shortcuts kept alive
+    # across a block), else the estimate's own per-layer figure.
+    return lf.live_bytes or lf.ram_bytes
 
 
 def layer_rows(design: Design, footprint: Footprint | None, error_index: int | None,
