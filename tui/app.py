@@ -410,7 +410,15 @@ class DesignerApp(App[None]):
 
     def open_path(self, path: str) -> None:
         """Open a design file or a preset id (the previous design stays one undo away). A preset, by id or by
-        a path into the presets folder, opens as an unsaved copy, as ``--preset`` does."""
+        a path into the presets folder, opens as an unsaved copy, as ``--preset`` does; a Keras model
+        (``.keras``/``.h5``) is imported in a worker thread and opens as an unsaved design."""
+        from designer.keras_import import SUFFIXES  # (a light module: it reads configs, imports no TensorFlow)
+
+        if Path(path).suffix in SUFFIXES:  # case-sensitive, as Keras tells its formats apart
+            self.set_status(f"importing {path}…")
+            self.run_worker(partial(self._import_keras, path), thread=True, group="import",
+                            description=f"import {path}")
+            return
         try:
             design, source = resolve_design(path)
         except LOAD_ERRORS as exc:
@@ -423,6 +431,25 @@ class DesignerApp(App[None]):
         message = (f"opened a copy of {source} (presets are read-only: s asks where to save)" if preset
                    else f"opened {path}")
         self.apply_edit(design, cursor=0, message=message)
+
+    def _import_keras(self, path: str) -> None:
+        """Read the model's layers (config only: no code from the file runs, no TensorFlow), in a worker
+        thread; the design, or the one-line refusal, goes back to the app's thread."""
+        from designer.keras_import import load_keras_design
+
+        try:
+            design = load_keras_design(path)
+        except DesignError as exc:
+            self.call_from_thread(self.set_status, f"cannot import: {exc}", error=True)
+            return
+        self.call_from_thread(self._imported, path, design)
+
+    def _imported(self, path: str, design: Design) -> None:
+        self.path = None  # the design exists in no file yet: s asks where
+        self.saved_design = design
+        self.last_valid = None
+        self.apply_edit(design, cursor=0, message=f"imported {path}: its layers, not its weights (s asks where "
+                                                  "to save the design)")
 
     def _offer_recovery(self) -> None:
         recovered = self.recovery.read()
