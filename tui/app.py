@@ -284,8 +284,8 @@ class DesignerApp(App[None]):
                   message=f"{self._what(path)} deleted")
 
     def _what(self, path: TreePath) -> str:
-        kind = item(self.design, path).kind
-        return f"{'block' if kind == 'residual' else 'layer'} {path_label(path)}"
+        """``layer 3m1`` or ``block 4``: the item at ``path`` in the design as it is now, for a status line."""
+        return f"{'block' if item(self.design, path).kind == 'residual' else 'layer'} {path_label(path)}"
 
     def action_duplicate(self) -> None:
         """Copy the selected layer (or block) right after it."""
@@ -301,6 +301,7 @@ class DesignerApp(App[None]):
         if (unit := self._unit()) is None:
             return
         target, path = unit
+        noun = self._what(path).split()[0]
         try:
             design, moved = move_layer(self.design, path, delta)
         except EditError as exc:
@@ -308,7 +309,7 @@ class DesignerApp(App[None]):
             return
         assert isinstance(moved, tuple)
         self.apply_edit(design, cursor=Target(moved, target.role),
-                        message=f"{self._what(moved).split()[0]} moved to {path_label(moved)}")
+                        message=f"{noun} moved to {path_label(moved)}")
 
     def action_bump(self, direction: int) -> None:
         """Filters (conv) or units (dense) of the selected layer up or down by one step."""

@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 def edit_layer(app: DesignerApp) -> None:
     """The form for the selected row: the layer's own, or the residual block's on its header, add or identity
     shortcut row."""
-    from designer.layers import Residual
-
     target = app.target
     if target is None:
         return
@@ -51,7 +49,6 @@ def edit_layer(app: DesignerApp) -> None:
         if layer is not None:
             app.edit(lambda: replace_layer(app.design, path, layer), cursor=target,
                      message=f"layer {path_label(path)} changed")
-    assert not isinstance(item(app.design, path), Residual)
     app.push_screen(LayerFormScreen(app.design, path), done)
 
 
