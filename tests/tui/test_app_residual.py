@@ -198,3 +198,32 @@ async def test_add_a_residual_block_from_the_menu(make_app: MakeApp, resnet8: De
         await pilot.press("u")
         await pilot.pause()
         assert app.design.layers == resnet8.layers
+
+
+async def test_a_layer_added_on_a_block_row_goes_into_that_path(make_app: MakeApp, resnet8: Design) -> None:
+    app = make_app(resnet8)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        async def add(kind: str) -> None:
+            await pilot.press("a")
+            await pilot.pause()
+            menu = app.screen.query_one(OptionList)
+            menu.highlighted = [o.id for o in menu.options].index(kind)
+            await pilot.press("enter")
+            await pilot.pause()
+        app.table.select_target(Target((4, MAIN, 4)))  # the last layer of stack 2's main path
+        await add("dropout")
+        assert app.target == Target((4, MAIN, 5)) and app.status.startswith("dropout added at 4m5")
+        assert item_at(app.design.layers, (4, MAIN, 5)).group == "stack 2"
+        app.table.select_target(Target((3,), "identity"))  # stack 1's identity: the shortcut gets a layer
+        await add("batchnorm")
+        assert app.target == Target((3, SHORTCUT, 0)) and [i.kind for i in app.design.layers[3].shortcut] == [
+            "batchnorm"]  # type: ignore[union-attr]
+        app.table.select_target(Target((5,), "block"))  # a block's header: first in its main path
+        await add("activation")
+        assert app.target == Target((5, MAIN, 0))
+        assert analyze(app.design).params_total == 78_666 + 4 * 16  # only the batchnorm has weights
+        await pilot.press("u", "u", "u")
+        await pilot.pause()
+        assert app.design.layers == resnet8.layers
