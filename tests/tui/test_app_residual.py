@@ -144,7 +144,7 @@ async def test_enter_on_a_block_edits_its_shortcut_and_activation(make_app: Make
         form = app.screen
         assert isinstance(form, ResidualEditScreen)
         shortcut = form.query_one("#r-shortcut", Select)
-        assert [v for _, v in shortcut._options] == ["identity", "projection"]  # noqa: SLF001
+        assert [v for _, v in shortcut._options] == ["keep", "projection"]  # noqa: SLF001
         shortcut.value = "projection"
         form.query_one("#r-activation", Select).value = "relu6"
         await pilot.pause()

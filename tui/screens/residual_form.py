@@ -149,8 +149,8 @@ class ResidualFormScreen(_BlockForm):
 class ResidualEditScreen(_BlockForm):
     """Edit the residual block at ``at`` as a unit; dismisses with the new block, or None when cancelled.
 
-    Its layers are edited in their own rows (the layer form); here: the shortcut (keep a custom one, identity
-    where the shapes allow, or a projection made to fit), the activation after the add, and the group label.
+    Its layers are edited in their own rows (the layer form); here: the shortcut (keep it, the identity where
+    the shapes allow, or a projection made to fit), the activation after the add, and the group label.
     """
 
     def __init__(self, design: Design, at: TreePath) -> None:
@@ -176,11 +176,9 @@ class ResidualEditScreen(_BlockForm):
 
     def _shortcut_options(self, main: tuple[Item, ...]) -> list[tuple[str, str]]:
         block = self.original
-        options: list[tuple[str, str]] = []
-        if block.shortcut:
-            kinds = ", ".join(i.kind for i in block.shortcut)
-            options.append((f"keep: {kinds}", _KEEP))
-        if identity_fits(main, self.in_shape):
+        kinds = ", ".join(i.kind for i in block.shortcut) or "identity"
+        options: list[tuple[str, str]] = [(f"keep: {kinds}", _KEEP)]  # always possible: edit the rest only
+        if block.shortcut and identity_fits(main, self.in_shape):
             options.append(("identity (no layers)", _IDENTITY))
         options.append(("projection: 1x1 conv + batchnorm", _PROJECTION))
         return options
