@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -44,11 +44,15 @@ def _row(label: str, widget: Input | Select[str]) -> Horizontal:
     return Horizontal(Label(label, classes="form-label"), widget, classes="form-row")
 
 
-def _tail(activation: str, group: str, apply: str) -> ComposeResult:
-    """What both forms end with: the activation after the add, the group label, the error line, the buttons."""
+def _last_fields(activation: str, group: str) -> ComposeResult:
+    """The fields both forms end with: the activation after the add, the group label."""
     yield _row("after the add", Select([(a, a) for a in ACTIVATIONS], value=activation, allow_blank=False,
                                        id="r-activation"))
     yield _row("group", Input(group, id="r-group"))
+
+
+def _buttons(apply: str) -> ComposeResult:
+    """Under the fields: the error line and the buttons (outside the scrolling fields, so always in view)."""
     yield Static("", id="form-error")
     yield Horizontal(Button(apply, id="apply", variant="primary"), Button("Cancel", id="cancel"),
                      classes="dialog-buttons")
@@ -58,6 +62,14 @@ class _BlockForm(CheckedFormScreen[Residual]):
     """What both forms share: a shortcut choice whose options follow the shapes, re-checked on every change."""
 
     errors: ClassVar[tuple[type[Exception], ...]] = (ValueError, EditError)
+
+    # The fields scroll so that the buttons stay on a 100x30 screen (the dialog is at most 90% high).
+    DEFAULT_CSS = """
+    _BlockForm #residual-fields {
+        height: auto;
+        max-height: 50vh;
+    }
+    """
 
     def __init__(self, design: Design, at: TreePath) -> None:
         super().__init__()
@@ -106,14 +118,16 @@ class ResidualFormScreen(_BlockForm):
         with Vertical(id="residual-form", classes="dialog"):
             yield Label("Add a residual block", classes="dialog-title")
             yield Static(Content(f"at {path_label(self.at)}, input {self._shape_text()}"), classes="form-note")
-            for key, value in (("filters", spec.filters), ("convs", spec.convs), ("kernel", spec.kernel),
-                               ("strides", spec.strides)):
-                yield _row(key, Input(str(value), id=f"r-{key}"))
-            yield Checkbox("batchnorm after each conv (and in the projection)", value=spec.batchnorm,
-                           id="r-batchnorm")
-            yield _row("shortcut", Select([("projection: 1x1 conv + batchnorm", _PROJECTION)], allow_blank=False,
-                                          id="r-shortcut"))
-            yield from _tail(spec.activation, next_group_name(self.design, "residual"), "Add")
+            with VerticalScroll(id="residual-fields"):
+                for key, value in (("filters", spec.filters), ("convs", spec.convs), ("kernel", spec.kernel),
+                                   ("strides", spec.strides)):
+                    yield _row(key, Input(str(value), id=f"r-{key}"))
+                yield Checkbox("batchnorm after each conv (and in the projection)", value=spec.batchnorm,
+                               id="r-batchnorm")
+                yield _row("shortcut", Select([("projection: 1x1 conv + batchnorm", _PROJECTION)],
+                                              allow_blank=False, id="r-shortcut"))
+                yield from _last_fields(spec.activation, next_group_name(self.design, "residual"))
+            yield from _buttons("Add")
 
     def on_mount(self) -> None:
         self._check()
@@ -167,8 +181,10 @@ class ResidualEditScreen(_BlockForm):
                          classes="form-note")
             options = self._shortcut_options(block.main)
             self._offered = [v for _, v in options]
-            yield _row("shortcut", Select(options, value=options[0][1], allow_blank=False, id="r-shortcut"))
-            yield from _tail(block.activation, block.group, "Apply")
+            with VerticalScroll(id="residual-fields"):
+                yield _row("shortcut", Select(options, value=options[0][1], allow_blank=False, id="r-shortcut"))
+                yield from _last_fields(block.activation, block.group)
+            yield from _buttons("Apply")
 
     def on_mount(self) -> None:
         self._check()
