@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
 from designer.design import Design
 from presets import load_preset
@@ -77,3 +77,17 @@ def test_model5_at_each_size(snap_compare: SnapCompare, make_app: MakeApp, model
 
 def test_resnet8_blocks_as_bracketed_groups(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     assert snap_compare(make_app(load_preset("resnet8")), terminal_size=(120, 36), run_before=_settle)
+
+
+def test_residual_form_at_100x30(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    async def open_form(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        from tui.editing import Target
+
+        pilot.app.table.select_target(Target((3,), "add"))  # type: ignore[attr-defined]
+        await pilot.press("R")
+        await pilot.pause()
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor would make the snapshot flaky
+        await _settle(pilot)
+    assert snap_compare(make_app(load_preset("resnet8")), terminal_size=(100, 30), run_before=open_form)
