@@ -91,3 +91,16 @@ def test_residual_form_at_100x30(snap_compare: SnapCompare, make_app: MakeApp) -
             field.cursor_blink = False  # a blinking cursor would make the snapshot flaky
         await _settle(pilot)
     assert snap_compare(make_app(load_preset("resnet8")), terminal_size=(100, 30), run_before=open_form)
+
+
+async def test_a_resize_lays_the_columns_out_again(make_app: MakeApp, model5: Design) -> None:
+    app = make_app(model5)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(pilot)
+        assert app.table.hidden == () and app.table.header_lines == 1
+        await pilot.resize_terminal(120, 36)
+        await _settle(pilot)
+        assert app.table.hidden == ("MACC", "Weights", "Act. RAM", "Group") and app.table.header_lines == 2
+        await pilot.resize_terminal(160, 48)
+        await _settle(pilot)
+        assert app.table.hidden == ()
