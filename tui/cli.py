@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from designer.design import Design
 
 PROG = "cnn-designer"
-COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import")
+COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import", "search")
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.estimate_cli import add_estimate_commands
     from tui.export_cli import add_export_command, add_report_command
     from tui.import_cli import add_import_command
+    from tui.search_cli import add_search_command
     from tui.train_cli import add_train_command
 
     add_estimate_commands(sub)
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(sub)
     add_report_command(sub)
     add_import_command(sub)
+    add_search_command(sub)
     return parser
 
 
@@ -121,6 +123,10 @@ def _run(args_list: list[str], command: bool) -> int:
                 from tui.train_cli import run_train_command
 
                 return run_train_command(args)
+            if args.command == "search":
+                from tui.search_cli import run_search_command
+
+                return run_search_command(args)
             if args.command in ("export", "report"):
                 from tui.export_cli import run_export_command, run_report_command
 
