@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from designer import designfile
+from designer.design import Design
 from designer.search.objective import (
     Budget,
     Fit,
@@ -113,19 +114,19 @@ def _twin(study: optuna.Study, params: dict[str, Any], number: int) -> Any:
     from optuna.trial import TrialState  # see _finished
 
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if other.number != number and other.params == params and other.user_attrs.get("accuracy") is not None:
+        if other.number != number and other.params == params and record_of(other).get("accuracy") is not None:
             return other
     return None
 
 
-def _record_fit(trial: optuna.Trial, fit: Fit, budget: Budget) -> None:
-    trial.set_user_attr("fits", fit.fits)
-    trial.set_user_attr("flash_bytes", fit.flash_bytes)
-    trial.set_user_attr("ram_bytes", fit.ram_bytes)
-    trial.set_user_attr("latency_ms", fit.latency_ms)
-    trial.set_user_attr("failed", list(fit.failed))
-    for key, value in fit.violations(budget).items():
-        trial.set_constraint(key, value)
+RECORD_ATTR = "cnn_designer"
+"""The trial's user attribute holding its record (one attribute: each storage write is a transaction)."""
+
+
+def record_of(trial: Any) -> dict[str, Any]:
+    """A trial's record: design, design_toml, fits, flash_bytes, ram_bytes, latency_ms, failed, state, ..."""
+    value = trial.user_attrs.get(RECORD_ATTR)
+    return value if isinstance(value, dict) else {}
 
 
 class Search:
@@ -148,45 +149,51 @@ class Search:
     async def run(self) -> None:
         """Run trials until done, stopped, or MAX_FAILURES_IN_A_ROW training failures."""
         self.plan.folder.mkdir(parents=True, exist_ok=True)
-        while not self.stopped and _finished(self.study) < self.plan.trials:
-            # Optuna's storage calls block (SQLite locks, a database server): keep them off the event loop.
+        # Optuna's storage calls block (SQLite locks, a database server): they run off the event loop.
+        while not self.stopped and await asyncio.to_thread(_finished, self.study) < self.plan.trials:
             trial = await asyncio.to_thread(self.study.ask)
             event = await self._trial(trial)
             self.emit(event)
             if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 break
 
-    async def _trial(self, trial: optuna.Trial) -> TrialEvent:
+    def _propose(self, trial: optuna.Trial) -> tuple[Design, Fit, dict[str, Any]]:
+        """Sample, save and estimate one candidate; record it on the trial and tell an infeasible one."""
         from optuna.trial import TrialState  # see _finished
 
-        t0 = time.monotonic()
         plan = self.plan
         design = sample(plan.space, trial.suggest_categorical, f"{plan.space.name}-t{trial.number}")
         path = plan.folder / f"trial-{trial.number:04d}.toml"
         designfile.save(design, path)
-        trial.set_user_attr("design", str(path))
-        trial.set_user_attr("design_toml", designfile.dumps(design))
         fit = check_fit(design, plan.budget)
-        _record_fit(trial, fit, plan.budget)
-        base = dict(study=plan.study, number=trial.number, fits=fit.fits, flash_bytes=fit.flash_bytes,
-                    ram_bytes=fit.ram_bytes, latency_ms=fit.latency_ms, design=str(path), failed=list(fit.failed))
+        for key, value in fit.violations(plan.budget).items():
+            trial.set_constraint(key, value)
+        record = {"design": str(path), "design_toml": designfile.dumps(design), "fits": fit.fits,
+                  "flash_bytes": fit.flash_bytes, "ram_bytes": fit.ram_bytes, "latency_ms": fit.latency_ms,
+                  "failed": list(fit.failed), "accuracy": None}
         if not fit.fits:
-            trial.set_user_attr("state", INFEASIBLE)
-            trial.set_user_attr("reason", fit.reason)
+            record.update(state=INFEASIBLE, reason=fit.reason)
+            trial.set_user_attr(RECORD_ATTR, record)
             self.study.tell(trial, state=TrialState.PRUNED)
+        return design, fit, record
+
+    async def _trial(self, trial: optuna.Trial) -> TrialEvent:
+        t0 = time.monotonic()
+        plan = self.plan
+        design, fit, record = await asyncio.to_thread(self._propose, trial)
+        base = dict(study=plan.study, number=trial.number, fits=fit.fits, flash_bytes=fit.flash_bytes,
+                    ram_bytes=fit.ram_bytes, latency_ms=fit.latency_ms, design=record["design"],
+                    failed=list(fit.failed))
+        if not fit.fits:
             return TrialEvent(state=INFEASIBLE, accuracy=None, reason=fit.reason,
                               seconds=round(time.monotonic() - t0, 3), **base)
-        twin = _twin(self.study, trial.params, trial.number)
+        twin = await asyncio.to_thread(_twin, self.study, trial.params, trial.number)
         if twin is not None:
-            accuracy = twin.user_attrs["accuracy"]
-            for key in ("accuracy", "test_accuracy", "run_dir", "epochs"):
-                trial.set_user_attr(key, twin.user_attrs.get(key))
-            trial.set_user_attr("state", COMPLETE)
-            trial.set_user_attr("duplicate_of", twin.number)
-            self.study.tell(trial, objective_values(plan.objective, accuracy, fit))
-            return TrialEvent(state=COMPLETE, accuracy=accuracy, test_accuracy=twin.user_attrs.get("test_accuracy"),
-                              epochs=twin.user_attrs.get("epochs") or 0, run_dir=twin.user_attrs.get("run_dir") or "",
-                              duplicate_of=twin.number, seconds=round(time.monotonic() - t0, 3), **base)
+            # The same decisions as a trained candidate: its result stands, training it again would only cost.
+            other = record_of(twin)
+            outcome = Outcome(COMPLETE, other["accuracy"], other.get("test_accuracy"), other.get("epochs") or 0,
+                              other.get("run_dir") or "")
+            return await asyncio.to_thread(self._tell, trial, outcome, fit, record, base, t0, twin.number)
 
         def report(epoch: int, accuracy: float) -> bool:
             if not plan.prune:
@@ -195,19 +202,22 @@ class Search:
             return trial.should_prune()
 
         outcome = await self.trainer.train(design, report)
-        return await asyncio.to_thread(self._tell, trial, outcome, fit, base, t0)
+        return await asyncio.to_thread(self._tell, trial, outcome, fit, record, base, t0, None)
 
-    def _tell(self, trial: optuna.Trial, outcome: Outcome, fit: Fit, base: dict[str, Any], t0: float) -> TrialEvent:
+    def _tell(self, trial: optuna.Trial, outcome: Outcome, fit: Fit, record: dict[str, Any], base: dict[str, Any],
+              t0: float, twin: int | None) -> TrialEvent:
         from optuna.trial import TrialState  # see _finished
 
-        for key, value in (("accuracy", outcome.accuracy), ("test_accuracy", outcome.test_accuracy),
-                           ("run_dir", outcome.run_dir), ("epochs", outcome.epochs), ("reason", outcome.reason)):
-            trial.set_user_attr(key, value)
         state = outcome.status
         if state == COMPLETE and outcome.accuracy is None:
-            state, outcome = FAILED, Outcome(FAILED, None, None, outcome.epochs, outcome.run_dir,
-                                             "training completed without a validation accuracy")
-        trial.set_user_attr("state", state)
+            outcome = Outcome(FAILED, None, None, outcome.epochs, outcome.run_dir,
+                              "training completed without a validation accuracy")
+            state = FAILED
+        record.update(state=state, accuracy=outcome.accuracy, test_accuracy=outcome.test_accuracy,
+                      run_dir=outcome.run_dir, epochs=outcome.epochs, reason=outcome.reason)
+        if twin is not None:
+            record["duplicate_of"] = twin
+        trial.set_user_attr(RECORD_ATTR, record)
         if state == COMPLETE:
             assert outcome.accuracy is not None
             self.study.tell(trial, objective_values(self.plan.objective, outcome.accuracy, fit))
@@ -224,7 +234,7 @@ class Search:
         else:
             self.failures_in_a_row = 0
         return TrialEvent(state=state, accuracy=outcome.accuracy, test_accuracy=outcome.test_accuracy,
-                          epochs=outcome.epochs, run_dir=outcome.run_dir, reason=outcome.reason,
+                          epochs=outcome.epochs, run_dir=outcome.run_dir, reason=outcome.reason, duplicate_of=twin,
                           seconds=round(time.monotonic() - t0, 3), **base)
 
 
@@ -233,10 +243,11 @@ _STATES = {"COMPLETE": COMPLETE, "PRUNED": PRUNED, "FAIL": FAILED, "RUNNING": "r
 
 def _design_path(trial: Any, folder: Path) -> str:
     """The trial's design file on this machine: another machine's trial is written here from the study."""
-    path = Path(str(trial.user_attrs.get("design") or ""))
+    record = record_of(trial)
+    path = Path(str(record.get("design") or ""))
     if path.is_file():
         return str(path)
-    text = trial.user_attrs.get("design_toml")
+    text = record.get("design_toml")
     if not isinstance(text, str):
         return ""
     local = folder / f"trial-{trial.number:04d}.toml"
@@ -254,11 +265,12 @@ def trial_rows(study: optuna.Study, folder: Path) -> list[dict[str, Any]]:
     """Every trial of the study, as the done event lists them."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        state = t.user_attrs.get("state") if t.state.name in ("COMPLETE", "PRUNED", "FAIL") else None
+        record = record_of(t)
+        state = record.get("state") if t.state.name in ("COMPLETE", "PRUNED", "FAIL") else None
         rows.append({"number": t.number, "state": state or _STATES.get(t.state.name, t.state.name.lower()),
-                     "fits": t.user_attrs.get("fits"), "flash_bytes": t.user_attrs.get("flash_bytes"),
-                     "ram_bytes": t.user_attrs.get("ram_bytes"), "accuracy": _accuracy(t.user_attrs.get("accuracy")),
-                     "design": _design_path(t, folder) if "design" in t.user_attrs else ""})
+                     "fits": record.get("fits"), "flash_bytes": record.get("flash_bytes"),
+                     "ram_bytes": record.get("ram_bytes"), "accuracy": _accuracy(record.get("accuracy")),
+                     "design": _design_path(t, folder) if record else ""})
     return rows
 
 
