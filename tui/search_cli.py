@@ -176,7 +176,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     else:
         space = space_from_dict(saved[1])
         if args.seed_design or args.family or args.input or args.classes or args.residual:
-            if _new_space(args).to_dict() != saved[1]:
+            if _new_space(args) != space:
                 raise ValueError(f"study '{name}' searches another space ({space.describe()}); leave --from, "
                                  "--family, --input, --classes and --residual out to join it")
     if settings["objective"] not in OBJECTIVES:
