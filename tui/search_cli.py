@@ -197,8 +197,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 async def _search(args: argparse.Namespace, study: Any, plan: Any, trainer: Any) -> int:
     from designer.search.loop import Search, done_event, event_dict
+    from tui.estimate_cli import console
 
-    view = None if args.json else _View(Console(highlight=False), plan)
+    view = None if args.json else _View(console(), plan)
 
     def emit(event: Any) -> None:
         if view is None:
@@ -303,7 +304,7 @@ class _View:
             mark = " *" if row["number"] in front else ""
             table.add_row(str(row["number"]), f"[{_STATE_STYLE.get(row['state'], '')}]{row['state']}[/]",
                           _kib(row["flash_bytes"]), _kib(row["ram_bytes"]), _pct(row["accuracy"]) + mark,
-                          escape(row["design"]))
+                          escape(Path(row["design"]).name))
         self.console.print(table)
         if done.best is None:
             self.console.print("no candidate was trained to the end yet")

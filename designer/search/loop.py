@@ -173,7 +173,9 @@ class Search:
                   "failed": list(fit.failed), "accuracy": None}
         if not fit.fits:
             record.update(state=INFEASIBLE, reason=fit.reason)
-            trial.set_user_attr(RECORD_ATTR, record)
+        # Written now, so other workers' summaries show this running trial's design.
+        trial.set_user_attr(RECORD_ATTR, record)
+        if not fit.fits:
             self.study.tell(trial, state=TrialState.PRUNED)
         return design, fit, record
 

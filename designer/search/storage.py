@@ -30,6 +30,7 @@ RUNS_DIR = "runs"
 SETTINGS_ATTR = "cnn_designer_settings"
 SPACE_ATTR = "cnn_designer_space"
 _ATTR_WAIT_TRIES = 10
+_OPEN_TRIES = 3
 SQLITE_TIMEOUT_S = 60
 """How long a SQLite writer waits for another process' lock before failing (two workers on one file)."""
 
@@ -55,11 +56,18 @@ def _storage(url: str) -> Any:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:  # SQLAlchemy raises its own types for a bad URL, a missing driver, no server
-        raise StudyError(f"--storage {_shown_url(url)}: cannot open it ({type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())[:200]})") from None
+    for attempt in range(_OPEN_TRIES):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            break
+        except Exception as exc:  # SQLAlchemy raises its own types for a bad URL, a missing driver, no server
+            # Two workers starting on a new database race to create Optuna's tables; the loser's second try
+            # finds them made.
+            if "already exists" in str(exc) and attempt + 1 < _OPEN_TRIES:
+                time.sleep(0.5)
+                continue
+            raise StudyError(f"--storage {_shown_url(url)}: cannot open it ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]})") from None
     if url.startswith("sqlite"):
         _fast_sqlite(storage.engine)
     return storage
