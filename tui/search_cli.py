@@ -210,16 +210,13 @@ async def _search(args: argparse.Namespace, study: Any, plan: Any, trainer: Any)
 
     search = Search(study, plan, trainer, emit)
     loop = asyncio.get_running_loop()
-    interrupts = 0
 
     def on_interrupt() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            print("stopping after the current training step (Ctrl-C again to kill it)", file=sys.stderr)
-            search.stop()
-        else:
+        if search.stopped:  # the second Ctrl-C: do not wait for the step
             trainer.kill()
+            return
+        print("stopping after the current training step (Ctrl-C again to kill it)", file=sys.stderr)
+        search.stop()
 
     try:
         loop.add_signal_handler(signal.SIGINT, on_interrupt)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from designer.search.objective import Budget, directions
 from designer.search.space import family_space
 from designer.search.trainer import WorkerTrainer
 from designer.training import runs
-from tests.search.conftest import TINY, cli, popen
+from tests.search.conftest import TINY, cli, cli_env, popen
 from tui.cli import main
 
 MAX_FLASH = 64 * 1024
@@ -129,3 +131,15 @@ def storage_board() -> Any:
     from designer.boards import find_board
 
     return find_board("NUCLEO-F446RE")
+
+
+def test_the_search_process_loads_no_tensorflow(tmp_path: Path, tiny_npz: Path) -> None:
+    # Candidates train in worker processes; the search itself (Optuna, estimates, storage) must stay light.
+    script = ("import sys\nfrom tui.cli import main\n"
+              f"code = main(['search', *{TINY!r}, '--data', {str(tiny_npz)!r}, '--out', {str(tmp_path)!r}, "
+              "'--trials', '1', '--max-flash', '1K', '--json'])\n"
+              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'textual'))\n"
+              "print('HEAVY', code, heavy, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(),
+                            timeout=120)
+    assert "HEAVY 0 []" in result.stderr, result.stderr

@@ -81,3 +81,26 @@ def test_a_space_round_trips_through_json() -> None:
         assert space_from_dict(json.loads(json.dumps(space.to_dict()))) == space
     with pytest.raises(SpaceError, match="does not read"):
         space_from_dict({"groups": 3})
+
+
+@pytest.mark.slow
+def test_sampled_designs_match_keras() -> None:
+    # Keras checks our numbers for what the search proposes too: separable convs, BN placements, residual groups.
+    from tests.test_keras_agreement import assert_keras_agrees
+
+    space = family_space((16, 16, 3), 5, residual=True)
+    rng = random.Random(5)
+    covered: set[str] = set()
+    built = 0
+    for i in range(60):  # build only the samples that add a feature not yet built: ~2 s each
+        design = sample(space, _random_suggest(rng), f"t{i}")
+        layers = iter_layers(design.layers)
+        features = {x.kind for x in layers} | {f"{x.kind}-in-block" for x in design.layers if isinstance(x, Residual)}
+        features |= {"projection" for x in design.layers if isinstance(x, Residual) and x.shortcut}
+        if features <= covered:
+            continue
+        covered |= features
+        assert_keras_agrees(design, analyze(design))
+        built += 1
+    assert {"depthwise_conv2d", "batchnorm", "activation", "residual-in-block", "projection",
+            "global_avg_pool"} <= covered and built <= 8
