@@ -162,12 +162,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     folder = storage.search_dir(args.out, name)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: not a folder; --out names the folder search folders are created in")
-    if args.storage:
-        url = args.storage
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        url = storage.default_storage(folder)
-    saved = storage.stored(url, name)
+    url = args.storage or storage.default_storage(folder)
+    # Opening a SQLite URL creates the file: a new default study is only made once every input checked out.
+    saved = storage.stored(url, name) if args.storage or (folder / storage.STUDY_DB).is_file() else None
     given = {**_given(args), "board": given_board}
     defaults = {**DEFAULTS, "board": default_board().name}
     settings = storage.merge_settings(name, saved[0] if saved else None, given, defaults)
@@ -188,6 +185,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
                     max_ram_bytes=settings["max_ram"], max_latency_ms=settings["max_latency_ms"])
     plan = Plan(study=name, folder=folder, space=space, budget=budget, objective=settings["objective"],
                 trials=args.trials)
+    folder.mkdir(parents=True, exist_ok=True)
     study = storage.open_study(url, name, directions(plan.objective), settings, space.to_dict(), seed=args.seed,
                                prune=plan.prune)
     trainer = WorkerTrainer(data=data, out_dir=str(folder / storage.RUNS_DIR), epochs=settings["epochs"],

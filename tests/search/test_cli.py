@@ -45,6 +45,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, tiny_npz: Path,
     assert "missing.npz" in _bad(capsys, "--data", str(tmp_path / "missing.npz"), *out)
     assert "classes" in _bad(capsys, "--data", str(tiny_npz), *out)  # the family's 10 classes vs 3
     assert "--input" in _bad(capsys, "--from", "model2", "--input", "8x8x3", *out)
+    assert "nosuch" in _bad(capsys, "--from", "nosuch", *out)
+    assert list(tmp_path.iterdir()) == []  # bad input leaves nothing behind
     # A study remembers its settings: joining it with another board is refused, naming both.
     study = ["--study", "fixed", *out, "--data", str(tiny_npz), *TINY]
     assert main(["search", *study, "--trials", "1", "--max-flash", "1K", "--json"]) == 0  # all infeasible: fast
