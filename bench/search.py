@@ -49,7 +49,8 @@ def train_presets(budget: Budget, data: str, out: Path, epochs: int, seed: int) 
         design = load_preset(pid)
         fit = check_fit(design, budget)
         if not fit.fits:
-            print(f"  preset {pid}: does not fit ({fit.reason})", flush=True)
+            verdict = "left out, no estimate" if fit.failed == ("estimate",) else "does not fit"
+            print(f"  preset {pid}: {verdict} ({fit.reason})", flush=True)
             continue
         outcome = asyncio.run(trainer.train(design, lambda _epoch, _acc: False))
         print(f"  preset {pid}: {outcome.status}, val {outcome.accuracy}, test {outcome.test_accuracy}", flush=True)
