@@ -63,7 +63,7 @@ def _storage(url: str) -> Any:
         except Exception as exc:  # SQLAlchemy raises its own types for a bad URL, a missing driver, no server
             # Two workers starting on a new database race to create Optuna's tables; the loser's second try
             # finds them made.
-            if "already exists" in str(exc) and attempt + 1 < _OPEN_TRIES:
+            if _creation_race(exc) and attempt + 1 < _OPEN_TRIES:
                 time.sleep(0.5)
                 continue
             raise StudyError(f"--storage {_shown_url(url)}: cannot open it ({type(exc).__name__}: "
@@ -71,6 +71,14 @@ def _storage(url: str) -> Any:
     if url.startswith("sqlite"):
         _fast_sqlite(storage.engine)
     return storage
+
+
+def _creation_race(exc: Exception) -> bool:
+    """Whether opening failed only because another worker was creating the same tables at that moment (a
+    table that appeared meanwhile, or Optuna's schema-version row inserted twice)."""
+    text = str(exc)
+    return type(exc).__name__ == "IntegrityError" or any(
+        s in text for s in ("already exists", "database is locked", "duplicate key"))
 
 
 def _fast_sqlite(engine: Any) -> None:

@@ -80,7 +80,7 @@ def test_search_stop_and_continue(tmp_path: Path, tiny_npz: Path) -> None:
     args = ["search", *TINY, "--data", str(tiny_npz), "--out", str(tmp_path), "--study", "s", "--seed", "3",
             "--max-flash", "64K"]
     folder = tmp_path / "search-s"
-    first = popen(*args, "--trials", "6", "--json")
+    first = popen(*args, "--trials", "4", "--json")
     # Ctrl-C once the first candidate that fits is training.
     _wait_for(lambda: any((folder / storage.RUNS_DIR).glob("*/worker.log")), 120)
     first.send_signal(signal.SIGINT)
@@ -91,13 +91,13 @@ def test_search_stop_and_continue(tmp_path: Path, tiny_npz: Path) -> None:
     assert events[-1]["event"] == "done" and events[-2]["state"] == "cancelled"
     interrupted = events[-2]["number"]
 
-    again = cli(*args, "--trials", "6")  # the table view this time
+    again = cli(*args, "--trials", "4")  # the table view this time
     assert again.returncode == 0, again.stderr
     assert "best:" in again.stdout and "Study s" in again.stdout
     study = optuna.load_study(study_name="s", storage=storage.default_storage(folder))
     trials = study.trials
     finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
-    assert len(finished) == 6
+    assert len(finished) == 4
     retry = next(t for t in trials if t.number > interrupted)
     assert retry.params == trials[interrupted].params  # the interrupted candidate ran again first
     trained = _check_runs_fit(folder)
@@ -120,12 +120,12 @@ def test_a_real_candidate_is_pruned_after_its_first_epoch(tmp_path: Path, tiny_n
     study = storage.open_study(storage.default_storage(plan.folder), "p", directions("accuracy"), {},
                                plan.space.to_dict(), seed=0)
     study.pruner = optuna.pruners.ThresholdPruner(lower=1.01)  # no accuracy reaches it: prune at epoch 1
-    trainer = WorkerTrainer(data=str(tiny_npz), out_dir=str(plan.folder / "runs"), epochs=3, seed=0)
+    trainer = WorkerTrainer(data=str(tiny_npz), out_dir=str(plan.folder / "runs"), epochs=2, seed=0)
     events: list[Any] = []
     asyncio.run(Search(study, plan, trainer, events.append).run())
     assert [e.state for e in events] == ["pruned"]
     run = runs.load_run(events[0].run_dir)
-    assert run.status == "cancelled" and run.epochs_completed < 3  # the worker was stopped, not finished
+    assert run.status == "cancelled" and run.epochs_completed < 2  # the worker was stopped, not finished
     assert list(study.trials[0].intermediate_values) == [1]
 
 
