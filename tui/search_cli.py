@@ -62,7 +62,7 @@ def add_search_command(subparsers: Any) -> argparse.ArgumentParser:
     from designer.search.objective import OBJECTIVES
 
     p = subparsers.add_parser(
-        "search", help="search designs that fit the board for the most accurate (Optuna)",
+        "search", prog="cnn-designer search", help="search designs that fit the board for the most accurate (Optuna)",
         description="Propose designs with Optuna, skip every one that does not fit the budget (never trained), "
                     "train the rest with a short proxy recipe (pruned per epoch) and report the best and the "
                     "Pareto front. Options left out when joining a study (--study) are the study's own.")
