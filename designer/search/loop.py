@@ -203,7 +203,11 @@ class Search:
             trial.report(accuracy, epoch)
             return trial.should_prune()
 
-        outcome = await self.trainer.train(design, report)
+        # A stop that came while this trial was being proposed: queue it again rather than start a training.
+        try:
+            outcome = Outcome(CANCELLED) if self.stopped else await self.trainer.train(design, report)
+        except (OSError, ValueError) as exc:  # the job could not start (data gone, run folder refused, disk full)
+            outcome = Outcome(FAILED, reason=f"the training job did not start: {' '.join(str(exc).split())}")
         return await asyncio.to_thread(self._tell, trial, outcome, fit, record, base, t0, None)
 
     def _tell(self, trial: optuna.Trial, outcome: Outcome, fit: Fit, record: dict[str, Any], base: dict[str, Any],

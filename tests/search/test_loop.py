@@ -145,3 +145,20 @@ def test_the_done_event_has_the_issue_shape(tmp_path: Path) -> None:
         dominated = any(o["accuracy"] >= r["accuracy"] and o["flash_bytes"] <= r["flash_bytes"]
                         and (o["accuracy"], o["flash_bytes"]) != (r["accuracy"], r["flash_bytes"]) for o in complete)
         assert (r["design"] in front) == (not dominated)
+
+
+class BrokenTrainer(RecordingTrainer):
+    """A trainer whose jobs cannot start (as when the data set vanished after the search began)."""
+
+    async def train(self, design: Design, report: Report) -> Outcome:
+        self.designs.append(design)
+        raise OSError(f"{design.name}: No such file or directory: 'gone.npz'")
+
+
+def test_a_setup_that_cannot_train_stops_after_three_failures(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, trials=10)
+    study = _study(tmp_path, plan)
+    search, events = _run(study, plan, BrokenTrainer())
+    failed = [e for e in events if e.state == "failed"]
+    assert len(failed) == 3 and "did not start" in search.last_failure and "gone.npz" in failed[-1].reason
+    assert all(t.state.name != "RUNNING" for t in study.trials)  # every trial was told, none left hanging
