@@ -74,6 +74,8 @@ class WorkerTrainer:
     async def train(self, design: Design, report: Report) -> Outcome:
         """Train ``design``; DataError/RunError/OSError when the job cannot start."""
         job = self._job = await TrainingJob.start(self.config(design), design=design, python=self.python)
+        if self._cancelled:  # cancel() came while the job was starting, before there was a job to tell
+            job.cancel()
         pruned = False
         accuracies: list[float] = []
         try:
