@@ -39,21 +39,13 @@ Two arenas (Footprint.tflm). ``arena_host_bytes`` is what tflite-micro's Python 
 figure checked in CI). ``arena_cortex_m_bytes`` (= Footprint.activations_bytes, the board budget's figure)
 is the arena on a 32-bit Cortex-M4/M7 with the CMSIS-NN kernels:
 
-* the same head, planned again with the scratch buffers CMSIS-NN's int8 kernels request
-  (``_cmsis_scratch``: arm_convolve_s8's im2col, arm_depthwise_conv_s8_opt's buffer, arm_avgpool_s8's
-  int32 row; ARM-software/CMSIS-NN ``*_get_buffer_size``), each alive while its op runs;
-* a 32-bit tail. From tensorflow/tflite-micro, tensorflow/lite/core/c/common.h (TF_LITE_STATIC_MEMORY):
-  TfLiteEvalTensor {TfLitePtrUnion data; TfLiteIntArray* dims; TfLiteType type} is 12 B (24 on x86-64);
-  TfLiteNode {inputs, outputs, intermediates, user_data, builtin_data, custom_initial_data; int size} is
-  28 B and NodeAndRegistration adds the registration pointer: 32 B (64); a TfLiteTensor (the input and
-  output kept persistent) is 40 B (64). Op data keeps its int32 fields and loses 4 B per pointer, e.g.
-  tensorflow/lite/micro/kernels/conv.h OpDataConv (padding, zero points, multiplier/shift, the two
-  per-channel pointers, activation range, buffer index) is 64 B for 80 B on the host, while the builtin
-  params (TfLiteConvParams...) hold no pointers: about 0.82 of the host op-data bytes. The per-channel
-  int32 arrays are the same. The ratio and the fixed part were solved from two reference-kernel arenas
-  measured on a Cortex-M4 (Model4 int8 36,520 B, Model5 76,820 B). CMSIS-NN's conv/depthwise OpData wraps
-  the reference one with a scratch-buffer index (tensorflow/lite/micro/kernels/cmsis_nn/conv.cc): 12 B
-  more per such op, from Model4 on the board (tail 3,844 B with CMSIS-NN vs 3,752 B reference).
+* the same head, planned again with the scratch buffers CMSIS-NN's int8 kernels request (``_cmsis_scratch``:
+  designer.cortex_m's ``*_scratch_bytes``, CMSIS-NN's ``*_get_buffer_size``), each alive while its op runs;
+* a 32-bit tail: per tensor and per op designer.cortex_m's Cortex-M struct sizes (TfLiteEvalTensor 12 B,
+  NodeAndRegistration 32 B), the host op-data bytes scaled by 0.82 (op data keeps its int32 fields and loses
+  4 B per pointer; the builtin params hold none), the per-channel int32 arrays unchanged, a fixed part, and
+  cortex_m.cmsis_nn_op_data_extra_bytes per CMSIS-NN conv/depthwise op. The ratio and the fixed part were
+  solved from two reference-kernel arenas measured on a Cortex-M4 (Model4 int8 36,520 B, Model5 76,820 B).
 
 Checked against the real converter and the tflite-micro Python interpreter (tests/test_tflm.py): host
 arena within 0.5 % and file within 2 % for every preset, 20 linear and 24 residual generated designs and
@@ -67,6 +59,7 @@ import math
 from bisect import insort
 from dataclasses import dataclass, field
 
+from designer import cortex_m
 from designer.design import Analysis, LayerStats
 from designer.footprint import Footprint, LayerFootprint, TflmArena
 from designer.graph import Graph, Node, lower
@@ -74,9 +67,8 @@ from designer.keras_build import add_activation_name
 
 _ALIGN = 16  # TFLM aligns every arena buffer to 16 bytes
 
-# Persistent tail, 64-bit host (fitted on 45 int8 + 45 float32 converted models, max error 16 B).
-_EVAL_TENSOR_BYTES = 24  # TfLiteEvalTensor: data pointer, dims pointer, type
-_NODE_BYTES = 64  # NodeAndRegistration
+# Persistent tail, 64-bit host (fitted on 45 int8 + 45 float32 converted models, max error 16 B), beside
+# cortex_m.EVAL_TENSOR and cortex_m.NODE_AND_REGISTRATION per tensor and per op.
 _TAIL_FIXED_BYTES = {"int8": 720, "float32": 656}  # allocator, graph arrays, input/output TfLiteTensors
 _OP_TAIL_BYTES = {  # kernel op data + builtin params per op kind (same for both dtypes)
     "CONV_2D": 104, "DEPTHWISE_CONV_2D": 104, "FULLY_CONNECTED": 112, "ADD": 64, "MUL": 64,
@@ -84,20 +76,12 @@ _OP_TAIL_BYTES = {  # kernel op data + builtin params per op kind (same for both
     "LOGISTIC": 16, "TANH": 16, "RELU": 24, "RELU6": 24,
 }
 
-# Persistent tail on a 32-bit Cortex-M (see the module docstring, "Cortex-M"): TfLiteEvalTensor is
-# {void* data, TfLiteIntArray* dims, TfLiteType type} = 12 B, NodeAndRegistration {TfLiteNode (inputs,
-# outputs, intermediates, temporaries pointers, user_data, builtin_data, custom_initial_data, size...),
-# const TFLMRegistration*} = 32 B (tensorflow/lite/c/common.h, tensorflow/lite/micro/micro_allocator.h).
-_CM_EVAL_TENSOR_BYTES = 12
-_CM_NODE_BYTES = 32
+# Persistent tail on a 32-bit Cortex-M: the struct sizes and CMSIS-NN's extra op data are designer.cortex_m's.
 # Op data + builtin params keep their int32 fields and lose 4 B per pointer: 0.82 of the host figure,
-# and the fixed part (allocator, graph arrays, two TfLiteTensor of 32 B) is 312 B (int8): both solved
-# from the reference-kernel arenas of Model4 and Model5 measured on a Cortex-M4 (36,520 B and 76,820 B).
+# and the fixed part (allocator, graph arrays, two persistent TfLiteTensor of 40 B) is 312 B (int8): both
+# solved from the reference-kernel arenas of Model4 and Model5 measured on a Cortex-M4 (36,520 B and 76,820 B).
 _CM_OP_DATA_RATIO = 0.82
 _CM_TAIL_FIXED_BYTES = {"int8": 312, "float32": 284}  # float32 scaled like the host's 656/720
-# CMSIS-NN's conv and depthwise OpData wrap the reference OpData and add a scratch-buffer index (and the
-# request's record): 92 B more for Model4's 8 such ops on the board, 12 B each.
-_CMSIS_OP_DATA_EXTRA_BYTES = 12
 
 # Library code on a Cortex-M4/M7 built with -Os (reference kernels), in bytes. An estimate from typical
 # TFLM builds, not a measurement: the interpreter core plus each distinct op kernel the model registers.
@@ -318,7 +302,7 @@ class _Lowering:
                         # designer.tflite_tools.tflite_graph writes it as a 1x1 depthwise conv with the BN's name.
                         value = self.weighted(s, name, value, unit, "DEPTHWISE_CONV_2D", c, c, "depthwise",
                                               f"{seg}BiasAdd;{seg}depthwise;{seg}Squeeze", 4)
-                        self.ops[value].cmsis_scratch_bytes = 2 * c  # arm_depthwise_conv_s8_opt, 1x1 kernel
+                        self.ops[value].cmsis_scratch_bytes = cortex_m.depthwise_scratch_bytes(c, c, 1, 1)
                     else:
                         q = 1 if self.int8 else 0
                         value = self.emit(_Op("MUL", s.index, out, seg + "batchnorm/mul_1", rank,
@@ -332,7 +316,7 @@ class _Lowering:
                 value = self.emit(_Op(op, s.index, out, seg + ("MaxPool2d" if kind == "maxpool" else "AvgPool"),
                                       rank), [value], unit)
                 if kind == "avgpool":
-                    self.ops[value].cmsis_scratch_bytes = 4 * s.output_shape[-1]  # arm_avgpool_s8: int32 per channel
+                    self.ops[value].cmsis_scratch_bytes = cortex_m.avgpool_scratch_bytes(s.output_shape[-1])
             elif kind == "flatten":
                 if not flat:  # a vector or a 1x1 map is already flat: the converter drops the reshape
                     value = self.emit(_Op("RESHAPE", s.index, out, seg + "Reshape", rank,
@@ -595,23 +579,10 @@ _FILE_OP_COEFS = {
 
 
 def _cmsis_scratch(s: LayerStats) -> int:
-    """Bytes of the scratch buffer CMSIS-NN's int8 conv/depthwise kernel requests on a Cortex-M4/M7 (DSP
-    extension, no MVE), as its ``*_get_buffer_size`` functions compute it (ARM-software/CMSIS-NN,
-    Source/ConvolutionFunctions): arm_convolve_wrapper_s8 runs a 1x1 kernel without padding through
-    arm_convolve_1x1_s8(_fast) (no buffer) and anything else through arm_convolve_s8, whose im2col holds two
-    columns of int16: ``2 * in_channels * kernel_w * kernel_h * sizeof(int16)``.
-    arm_depthwise_conv_wrapper_s8 needs a buffer only with multiplier 1 (in == out channels), and none for a
-    3x3 kernel with padding <= 1 (arm_depthwise_conv_3x3_s8); otherwise arm_depthwise_conv_s8_opt's
-    ``in_channels * kernel_w * kernel_h * sizeof(int16)``. The generic kernel (multiplier > 1) needs none.
-    """
-    layer = s.layer
-    kh, kw = layer.kernel
-    cin = s.input_shape[-1]
-    if layer.kind == "conv2d":
-        return 0 if (kh, kw) == (1, 1) else 2 * cin * kw * kh * 2
-    if layer.depth_multiplier != 1 or (kh, kw) == (3, 3):
-        return 0
-    return cin * kw * kh * 2
+    """The scratch buffer CMSIS-NN's int8 kernel requests for a conv/depthwise row (designer.cortex_m)."""
+    kh, kw = s.layer.kernel
+    kind = "CONV_2D" if s.layer.kind == "conv2d" else "DEPTHWISE_CONV_2D"
+    return cortex_m.cmsis_nn_scratch_bytes(kind, s.input_shape[-1], s.output_shape[-1], kh, kw)
 
 
 # Residual designs add two op shapes the linear fit never saw: a join ADD (two activation inputs, no
@@ -674,12 +645,13 @@ def estimate_tflm(analysis: Analysis, *, dtype: str) -> Footprint:
                          or (op.kind == "FULLY_CONNECTED" and int8 and op.channels > 1))
     op_data = sum(_OP_TAIL_BYTES[op.kind] + (_JOIN_ADD_EXTRA_BYTES if op.kind == "ADD" and not op.consts else 0)
                   for op in ops)
-    tail = (_TAIL_FIXED_BYTES[dtype] + _EVAL_TENSOR_BYTES * n_tensors + _NODE_BYTES * len(ops) + op_data
-            + channel_arrays)
+    tail = (_TAIL_FIXED_BYTES[dtype] + cortex_m.EVAL_TENSOR.host_bytes * n_tensors
+            + cortex_m.NODE_AND_REGISTRATION.host_bytes * len(ops) + op_data + channel_arrays)
     arena_host = plan.head_bytes + tail
-    cmsis_ops = sum(1 for op in ops if int8 and op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"))
-    tail_m = (_CM_TAIL_FIXED_BYTES[dtype] + _CM_EVAL_TENSOR_BYTES * n_tensors + _CM_NODE_BYTES * len(ops)
-              + round(_CM_OP_DATA_RATIO * op_data) + channel_arrays + _CMSIS_OP_DATA_EXTRA_BYTES * cmsis_ops)
+    cmsis_op_data = sum(cortex_m.cmsis_nn_op_data_extra_bytes(op.kind) for op in ops) if int8 else 0
+    tail_m = (_CM_TAIL_FIXED_BYTES[dtype] + cortex_m.EVAL_TENSOR.cortex_m_bytes * n_tensors
+              + cortex_m.NODE_AND_REGISTRATION.cortex_m_bytes * len(ops) + round(_CM_OP_DATA_RATIO * op_data)
+              + channel_arrays + cmsis_op_data)
     arena_m = _r16(plan_m.head_bytes + tail_m)
 
     file_bytes = _file_bytes(ops, consts, n_tensors, int8)

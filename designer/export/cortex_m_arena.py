@@ -7,33 +7,26 @@ file, where designer.tflm estimates from the design (``Footprint.tflm.arena_cort
 both); to use that figure instead, replace :func:`cortex_m_arena_from_host_measurement`, the only entry point,
 and its :class:`CortexMArena`.
 
+The struct sizes and the CMSIS-NN formulas are designer.cortex_m's (shared with designer.tflm), each with
+its source there.
+
 1. **The head** (the memory planner's activation buffers) is target-independent for the reference kernels.
    CMSIS-NN kernels add a scratch buffer per op, requested in ``Prepare`` and planned with the activations
-   live during that op, so the head grows by ``max_i(live_i + scratch_i) - max_i(live_i)``. The scratch sizes
-   are CMSIS-NN's ``*_get_buffer_size`` for a core with the DSP extension and no MVE (Cortex-M4/M7/M33, what
-   STM32 parts have), as in ARM-software/CMSIS-NN:
-   ``arm_convolve_wrapper_s8_get_buffer_size``: a 1x1 unpadded conv takes the ``1x1_s8_fast`` path (0 B),
-   otherwise ``arm_convolve_s8_get_buffer_size`` = 2 columns x ``align4(c_in * kh * kw)`` x sizeof(int16_t);
-   ``arm_depthwise_conv_wrapper_s8_get_buffer_size``: channel multiplier 1 asks for
-   ``arm_depthwise_conv_s8_opt_get_buffer_size`` = ``c * kh * kw`` x sizeof(int16_t) (older releases skip it
-   for 3x3 filters; counted anyway, an upper bound), another multiplier uses ``arm_depthwise_conv_s8`` (0 B);
-   ``arm_avgpool_s8_get_buffer_size`` = ``c`` x sizeof(int32_t); ``arm_fully_connected_s8_get_buffer_size`` is
-   0 without MVE, and max pooling and softmax ask for none.
-2. **The tail** (persistent structs) holds pointers, which halve on a 32-bit target. From TFLM's headers
-   (tensorflow/tflite-micro: ``TfLiteEvalTensor`` data, dims, type: 24 -> 12 B; ``TfLiteTensor`` as
-   allocated for the model's inputs and outputs 64 -> 32 B; ``NodeAndRegistration`` (a ``TfLiteNode`` of
-   seven pointer-sized fields and a registration pointer) 64 -> 32 B; ``TfLiteAffineQuantization`` (two
-   pointers and an int) 24 -> 12 B per persistent tensor; ``OpDataConv`` (conv and depthwise) and
-   ``OpDataFullyConnected`` hold two ``int32_t*`` per-channel arrays: 8 B less each. The rest of the tail
-   (the allocator and planner objects, builtin option structs, subgraph and scratch-handle arrays) is not
-   itemised by ``print_allocations``; it is counted at half its host size: the firmware uses a plain
-   ``MicroAllocator``, not the Python interpreter's ``RecordingMicroAllocator``, and those objects are mostly
-   pointers and ``size_t``. CMSIS-NN's op data wrap the reference ones and add a scratch-buffer index (fully
-   connected also two pointers): counted as one 16-byte alignment unit per op that has a CMSIS-NN kernel.
+   live during that op, so the head grows by ``max_i(live_i + scratch_i) - max_i(live_i)``; the sizes are
+   ``cortex_m.cmsis_nn_scratch_bytes`` (CMSIS-NN's ``*_get_buffer_size`` for a DSP core without MVE).
+2. **The tail** (persistent structs) holds pointers, which halve on a 32-bit target. Each itemised
+   ``print_allocations`` category shrinks by its struct's saving (``TfLiteEvalTensor`` 24 -> 12 B,
+   ``NodeAndRegistration`` 64 -> 32 B, a persistent ``TfLiteTensor`` 64 -> 40 B plus its
+   ``TfLiteAffineQuantization`` 24 -> 12 B), and conv, depthwise and fully connected op data lose their two
+   ``int32_t*`` halves (8 B each). The rest of the tail (the allocator and planner objects, builtin option
+   structs, subgraph and scratch-handle arrays) is not itemised by ``print_allocations``; it is counted at
+   half its host size: the firmware uses a plain ``MicroAllocator``, not the Python interpreter's
+   ``RecordingMicroAllocator``, and those objects are mostly pointers and ``size_t``. CMSIS-NN adds
+   ``cortex_m.cmsis_nn_op_data_extra_bytes`` per conv and depthwise conv (12 B, from the board).
 
 Checked against a Cortex-M4 build (QEMU mps2-an386, issue 15): Model4 int8 needs 38,220 B with CMSIS-NN
 (head 34,368 + tail 3,844) and 36,520 B with the reference kernels, Model5 78,136 B and 76,820 B; this module
-gives 38,370 / 36,578 B and 78,318 / 76,878 B (0.08-0.4 % above, never below; tests/export/test_cortex_m_arena.py
+gives 38,290 / 36,594 B and 78,190 / 76,894 B (0.07-0.2 % above, never below; tests/export/test_cortex_m_arena.py
 re-derives them from the presets). No TensorFlow here: the flatbuffer is read with LiteRT's schema module.
 """
 
@@ -43,26 +36,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ALIGN_BYTES = 16
-"""TFLM aligns every arena buffer (head and tail) to 16 bytes."""
+from designer import cortex_m
 
-EVAL_TENSOR_SAVING_BYTES = 24 - 12
-NODE_AND_REGISTRATION_SAVING_BYTES = 64 - 32
-PERSISTENT_TENSOR_SAVING_BYTES = 64 - 32
-AFFINE_QUANTIZATION_SAVING_BYTES = 24 - 12
-OP_DATA_POINTER_SAVING_BYTES = 2 * (8 - 4)
-"""Per conv, depthwise conv and fully connected op: two int32_t* in OpDataConv / OpDataFullyConnected."""
+ALIGN_BYTES = cortex_m.ARENA_ALIGN_BYTES
 UNITEMISED_TAIL_FRACTION = 0.5
 """The part of the host tail print_allocations does not itemise, as a fraction kept on a 32-bit target."""
-CMSIS_NN_OP_DATA_EXTRA_BYTES = ALIGN_BYTES
-"""Per op with a CMSIS-NN kernel: its OpData wraps the reference one and adds a buffer index (an upper
-bound: the checked models needed 96 B for 12 such ops and 168 B for 18)."""
-
-_POINTER_OP_DATA = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
-CMSIS_NN_KERNELS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D",
-                              "AVERAGE_POOL_2D", "SOFTMAX", "ADD", "MUL", "PAD", "TRANSPOSE", "MAXIMUM",
-                              "MINIMUM", "BATCH_MATMUL", "TRANSPOSE_CONV", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"})
-"""Ops tensorflow/lite/micro/kernels/cmsis_nn/ replaces; every other op runs the reference kernel."""
 
 _CATEGORY = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead \(requested \d+ bytes for (\d+) ")
 _TOTALS = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
@@ -149,22 +127,15 @@ def builtin_names() -> dict[int, str]:
 
 
 def _scratch(name: str, op: Any, tensors: Any) -> int:
-    """CMSIS-NN scratch bytes for one op (DSP, no MVE): see the module docstring for the formulas."""
+    """CMSIS-NN scratch bytes for one op (designer.cortex_m's formulas), from its tensors' shapes."""
+    if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"):
+        return 0
+    c_in = int(tensors(op.Inputs(0)).ShapeAsNumpy()[-1])
+    c_out = int(tensors(op.Outputs(0)).ShapeAsNumpy()[-1])
     if name == "AVERAGE_POOL_2D":
-        return int(tensors(op.Inputs(0)).ShapeAsNumpy()[-1]) * 4
-    if name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        return 0
-    inp = tensors(op.Inputs(0)).ShapeAsNumpy()
-    filt = tensors(op.Inputs(1)).ShapeAsNumpy()
-    out = tensors(op.Outputs(0)).ShapeAsNumpy()
-    c_in, kh, kw = int(inp[-1]), int(filt[1]), int(filt[2])
-    if name == "CONV_2D":
-        if kh == 1 and kw == 1:  # a 1x1 filter pads nothing: the 1x1 fast path needs no buffer
-            return 0
-        return 2 * (-(-(c_in * kh * kw) // 4) * 4) * 2
-    if int(out[-1]) != c_in:  # channel multiplier > 1: arm_depthwise_conv_s8, no buffer
-        return 0
-    return c_in * kh * kw * 2
+        return cortex_m.cmsis_nn_scratch_bytes(name, c_in, c_out)
+    filt = tensors(op.Inputs(1)).ShapeAsNumpy()  # OHWI for conv, 1HWC for depthwise
+    return cortex_m.cmsis_nn_scratch_bytes(name, c_in, c_out, int(filt[1]), int(filt[2]))
 
 
 def read_graph(tflite_bytes: bytes) -> Graph:
@@ -245,13 +216,12 @@ def cortex_m_arena_from_host_measurement(host: HostAllocations, graph: Graph) ->
     tensor_n = host.count("Persistent TfLiteTensor data")
     itemised = sum(used for used, _ in host.categories.values())
     unitemised = max(host.tail_bytes - itemised, 0)
-    pointer_ops = sum(1 for op in graph.ops if op.name in _POINTER_OP_DATA)
-    saving = (eval_n * EVAL_TENSOR_SAVING_BYTES + node_n * NODE_AND_REGISTRATION_SAVING_BYTES
-              + tensor_n * (PERSISTENT_TENSOR_SAVING_BYTES + AFFINE_QUANTIZATION_SAVING_BYTES)
-              + pointer_ops * OP_DATA_POINTER_SAVING_BYTES
+    saving = (eval_n * cortex_m.EVAL_TENSOR.saving_bytes + node_n * cortex_m.NODE_AND_REGISTRATION.saving_bytes
+              + tensor_n * (cortex_m.PERSISTENT_TENSOR.saving_bytes + cortex_m.AFFINE_QUANTIZATION.saving_bytes)
+              + sum(cortex_m.op_data_pointer_saving_bytes(op.name) for op in graph.ops)
               + int(unitemised * (1 - UNITEMISED_TAIL_FRACTION)))
     tail_ref = max(host.tail_bytes - saving, 0)
-    cmsis_ops = sum(1 for op in graph.ops if op.name in CMSIS_NN_KERNELS)
+    cmsis_op_data = sum(cortex_m.cmsis_nn_op_data_extra_bytes(op.name) for op in graph.ops)
     live = live_bytes(graph)
     peak = max(live, default=0)
     with_scratch = [n + _align(op.scratch_bytes) for n, op in zip(live, graph.ops, strict=True)]
@@ -260,6 +230,6 @@ def cortex_m_arena_from_host_measurement(host: HostAllocations, graph: Graph) ->
     largest_bytes = graph.ops[largest].scratch_bytes if largest is not None else 0
     return CortexMArena(
         host_total_bytes=host.total_bytes, head_bytes=host.head_bytes, reference_tail_bytes=tail_ref,
-        cmsis_nn_tail_bytes=tail_ref + cmsis_ops * CMSIS_NN_OP_DATA_EXTRA_BYTES,
+        cmsis_nn_tail_bytes=tail_ref + cmsis_op_data,
         cmsis_nn_scratch_head_bytes=extra, largest_scratch_bytes=largest_bytes,
         largest_scratch_op=f"{graph.ops[largest].name} #{largest}" if largest_bytes else "")
