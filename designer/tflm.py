@@ -65,7 +65,7 @@ from designer.footprint import Footprint, LayerFootprint, TflmArena
 from designer.graph import Graph, Node, lower
 from designer.keras_build import add_activation_name
 
-_ALIGN = 16  # TFLM aligns every arena buffer to 16 bytes
+_ALIGN = cortex_m.ARENA_ALIGN_BYTES
 
 # Persistent tail, 64-bit host (fitted on 45 int8 + 45 float32 converted models, max error 16 B), beside
 # cortex_m.EVAL_TENSOR and cortex_m.NODE_AND_REGISTRATION per tensor and per op.
