@@ -8,6 +8,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.editing import BlockSpec, EditError
 from tui.screens.checked_form import CheckedFormScreen
+from tui.widgets.form_input import FormInput
 
 
 class BlockFormScreen(CheckedFormScreen[BlockSpec]):
@@ -23,7 +24,7 @@ class BlockFormScreen(CheckedFormScreen[BlockSpec]):
                                ("dropout", spec.dropout)):
                 with Horizontal(classes="form-row"):
                     yield Label(key, classes="form-label")
-                    yield Input(str(value), id=f"b-{key}")
+                    yield FormInput(str(value), id=f"b-{key}")
             yield Checkbox("batchnorm after each conv", value=spec.batchnorm, id="b-batchnorm")
             yield Checkbox("2x2 max pool", value=spec.pool, id="b-pool")
             yield Static("", id="form-error")

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from designer.boards import CORES, Board
 from tui.screens.checked_form import CheckedFormScreen
+from tui.widgets.form_input import FormInput
 
 _NUMBERS = (("clock_mhz", "clock (MHz)"), ("flash_kib", "flash (KiB)"), ("ram_kib", "RAM (KiB)"))
 
@@ -29,14 +30,14 @@ class CustomBoardScreen(CheckedFormScreen[Board]):
             yield Label("Custom board", classes="dialog-title")
             with Horizontal(classes="form-row"):
                 yield Label("name", classes="form-label")
-                yield Input("custom board", id="c-name")
+                yield FormInput("custom board", id="c-name")
             with Horizontal(classes="form-row"):
                 yield Label("core", classes="form-label")
                 yield Select([(c, c) for c in CORES], value=t.core, allow_blank=False, id="c-core")
             for key, label in _NUMBERS:
                 with Horizontal(classes="form-row"):
                     yield Label(label, classes="form-label")
-                    yield Input(values[key], id=f"c-{key}")
+                    yield FormInput(values[key], id=f"c-{key}")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Use board", id="apply", variant="primary")

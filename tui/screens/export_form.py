@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from designer.footprint import COMPRESSIONS
 from tui.job_settings import ExportSettings
 from tui.screens.checked_form import CheckedFormScreen
+from tui.widgets.form_input import FormInput
 
 
 class ExportFormScreen(CheckedFormScreen[ExportSettings]):
@@ -34,7 +35,7 @@ class ExportFormScreen(CheckedFormScreen[ExportSettings]):
             yield Static(self.source, id="export-source")
             with Horizontal(classes="form-row"):
                 yield Label("output folder", classes="form-label")
-                yield Input(self.settings.out_dir, id="x-out")
+                yield FormInput(self.settings.out_dir, id="x-out")
             with Horizontal(classes="form-row"):
                 yield Label("board", classes="form-label")
                 # Text prompts: a str prompt is markup, and board names come from the user's boards file.

@@ -28,6 +28,7 @@ from designer.design import Design, DesignError, analyze, analyze_stack
 from designer.designfile import layer_from_dict
 from designer.layers import ACTIVATIONS, PADDINGS, Item, Layer, LayerShapeError
 from tui.editing import Where, input_shape_at, insert_layers, item, path_label, replace_layer
+from tui.widgets.form_input import FormInput
 
 _CHOICES = {"padding": PADDINGS, "activation": ACTIVATIONS}
 
@@ -143,10 +144,10 @@ class LayerFormScreen(ModalScreen[Layer | None]):
         elif annotation == "bool":
             widget = Checkbox(key, value=value, id=f"f-{key}")
         elif annotation.startswith("tuple"):
-            widget = Input(_pair_text(value), id=f"f-{key}",
+            widget = FormInput(_pair_text(value), id=f"f-{key}",
                            placeholder="default" if "None" in annotation else "3 or 3x2")
         else:
-            widget = Input(str(value), id=f"f-{key}")
+            widget = FormInput(str(value), id=f"f-{key}")
         with Horizontal(classes="form-row"):
             yield Label(key, classes="form-label")
             yield widget

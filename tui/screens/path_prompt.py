@@ -10,6 +10,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui.widgets.form_input import FormInput
+
 
 class PathScreen(ModalScreen[str | None]):
     """Dismisses with the typed path, or None when cancelled or empty."""
@@ -24,7 +26,7 @@ class PathScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="path-prompt", classes="dialog"):
             yield Label(Content(self.title_text), classes="dialog-title")
-            yield Input(self.value, id="path-input", placeholder="path/to/design.toml")
+            yield FormInput(self.value, id="path-input", placeholder="path/to/design.toml")
             yield Label("[dim]Enter to confirm · Escape to cancel[/dim]")
 
     def on_mount(self) -> None:

@@ -9,6 +9,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.job_settings import TrainSettings
 from tui.screens.checked_form import CheckedFormScreen
+from tui.widgets.form_input import FormInput
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("data", "dataset", "cifar10, or an image folder / .tar.gz / .zip / .npz"),
@@ -33,7 +34,7 @@ class TrainFormScreen(CheckedFormScreen[TrainSettings]):
             for key, label, placeholder in FIELDS:
                 with Horizontal(classes="form-row"):
                     yield Label(label, classes="form-label")
-                    yield Input(str(getattr(self.settings, key)), id=f"t-{key}", placeholder=placeholder)
+                    yield FormInput(str(getattr(self.settings, key)), id=f"t-{key}", placeholder=placeholder)
             yield Checkbox("augment (random flips and shifts)", value=self.settings.augment, id="t-augment")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
