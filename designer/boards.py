@@ -56,6 +56,8 @@ class Board:
     ram_bytes: int  # the one contiguous RAM region a model may use (see ram_region)
     ram_region: str = ""  # which region ram_bytes counts, e.g. "SRAM1" (details in note)
     note: str = ""
+    latency_budget_ms: float | None = None
+    """Optional: the longest one inference may take, in milliseconds (the app then shows a latency row)."""
 
     @property
     def clock_mhz(self) -> float:
@@ -66,6 +68,7 @@ class Board:
 _REQUIRED_STR = ("name", "mcu", "core", "series")
 _REQUIRED_INT = ("clock_hz", "flash_bytes", "ram_bytes")
 _OPTIONAL_STR = ("ram_region", "note")
+MAX_LATENCY_MS = 1e9
 _BOARD_KEYS = tuple(f.name for f in fields(Board))
 _TOP_KEYS = ("default", "boards")
 
@@ -151,6 +154,12 @@ def _board_from_dict(data: Any, source: str, index: int) -> Board:
                              f"received {_type_name(value)} {_shown(value)}")
     if data["core"] not in CORES:
         raise BoardError(f"{where}, key 'core': must be one of {', '.join(CORES)}; received '{data['core']}'")
+    latency = data.get("latency_budget_ms")
+    if latency is not None:
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or not 0 < latency <= MAX_LATENCY_MS:
+            raise BoardError(f"{where}, key 'latency_budget_ms': expected a positive number of milliseconds of "
+                             f"at most {MAX_LATENCY_MS:,.0f}, received {_type_name(latency)} {_shown(latency)}")
+        data = {**data, "latency_budget_ms": float(latency)}
     return Board(**data)
 
 
@@ -356,17 +365,36 @@ CYCLES_PER_MACC: dict[tuple[str, str], float] = {
 }
 """Estimated core cycles per multiply-accumulate, by (core, dtype); see the derivation above."""
 
+# The calibration above is X-CUBE-AI's generated code. TensorFlow Lite Micro runs the same layers through its
+# kernels: for int8 those call CMSIS-NN (the same SMLAD inner loops, but per-op dispatch, im2col copies and
+# requantisation it does not fuse), which ST and Arm benchmarks put some 1.2-2x behind X-CUBE-AI on Cortex-M;
+# we take 1.5x. For float32 CMSIS-NN has no kernels, so TFLM uses its portable reference ones (plain C
+# loops, no FPU-friendly blocking): we take 2x. Both are assumptions, not measurements: an order of
+# magnitude, like the rest.
+RUNTIME_FACTOR: dict[tuple[str, str], float] = {
+    ("xcubeai", "int8"): 1.0,
+    ("xcubeai", "float32"): 1.0,
+    ("tflm", "int8"): 1.5,
+    ("tflm", "float32"): 2.0,
+}
+"""Inference time of a runtime relative to X-CUBE-AI's, by (runtime, dtype); see the reasoning above."""
 
-def inference_ms(macc: int, board: Board, dtype: str) -> float:
+
+def inference_ms(macc: int, board: Board, dtype: str, runtime: str = "xcubeai") -> float:
     """ESTIMATED time of one inference in milliseconds: MACC x cycles-per-MACC(core, dtype) / clock.
 
     Calibrated on MLPerf Tiny's ResNet-8 (12.5 M MACC, int8, X-CUBE-AI): 227 ms on a NUCLEO-L4R5ZI
     (Cortex-M4, 120 MHz) and 28.7 ms on an STM32H747 (Cortex-M7, 400 MHz). The float32, Cortex-M0+ and
     Cortex-M33 factors are derived from the cores' instruction sets, not measured (see CYCLES_PER_MACC's
-    comments). Expect the right order of magnitude, not the board's exact figure.
+    comments); ``runtime`` "tflm" multiplies by RUNTIME_FACTOR (an assumption, see there). Expect the right
+    order of magnitude, not the board's exact figure.
     """
     try:
         cycles = CYCLES_PER_MACC[(board.core, dtype)]
     except KeyError:
         raise ValueError(f"no inference-time figure for core '{board.core}' with dtype '{dtype}'") from None
-    return macc * cycles / board.clock_hz * 1e3
+    try:
+        factor = RUNTIME_FACTOR[(runtime, dtype)]
+    except KeyError:
+        raise ValueError(f"no inference-time figure for runtime '{runtime}' with dtype '{dtype}'") from None
+    return macc * cycles * factor / board.clock_hz * 1e3

@@ -20,6 +20,7 @@ from designer.boards import (
     fits,
     inference_ms,
     load_catalogue,
+    parse_boards,
 )
 from designer.layers import has_blocks
 from presets import load_preset, preset_ids
@@ -303,3 +304,25 @@ def test_every_core_has_both_dtypes_and_float_is_slower() -> None:
 def test_unknown_dtype_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="dtype 'int4'"):
         inference_ms(1, default_board(), "int4")
+
+
+def test_tflm_is_estimated_slower_than_x_cube_ai() -> None:
+    board = default_board()
+    for dtype in ("int8", "float32"):
+        assert inference_ms(1_000_000, board, dtype, "tflm") > inference_ms(1_000_000, board, dtype, "xcubeai")
+    assert inference_ms(1_000_000, board, "int8") == inference_ms(1_000_000, board, "int8", "xcubeai")
+    with pytest.raises(ValueError, match="runtime 'onnx'"):
+        inference_ms(1, board, "int8", "onnx")
+
+
+def test_latency_budget_is_optional_and_checked() -> None:
+    template = 'name = "B"\nmcu = "M"\ncore = "cortex-m4"\nseries = "stm32l4"\nclock_hz = 80000000\n' \
+               'flash_bytes = 1048576\nram_bytes = 131072\n'
+    (plain,), _ = parse_boards(f"[[boards]]\n{template}", "t.toml")
+    assert plain.latency_budget_ms is None
+    (timed,), _ = parse_boards(f"[[boards]]\n{template}latency_budget_ms = 50\n", "t.toml")
+    assert timed.latency_budget_ms == 50.0
+    for bad in ("0", "-1", "true", '"fast"', "nan", "1e12"):
+        with pytest.raises(BoardError, match=r"t.toml: boards\[0\] \(B\), key 'latency_budget_ms': expected a "
+                                             "positive number of milliseconds"):
+            parse_boards(f"[[boards]]\n{template}latency_budget_ms = {bad}\n", "t.toml")

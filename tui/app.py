@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +34,7 @@ from designer.boards import Board, load_catalogue
 from designer.design import Design, DesignError
 from designer.designfile import save
 from designer.layers import Dense, Flatten, Layer
-from tui.budget import Budget, Settings, compute_budget, estimator_failed
+from tui.budget import Budget, RunAccuracy, Settings, compute_budget, estimator_failed
 from tui.editing import (
     BlockSpec,
     EditError,
@@ -107,6 +107,8 @@ class DesignerApp(App[None]):
         """Where the traceback of an unexpected error went (set once, by the first one)."""
         self.crashed: BaseException | None = None
         """The first unexpected error (None while all is well)."""
+        self.runs: dict[tuple[object, ...], RunAccuracy] = {}
+        """Design key (tui.run_index.design_key) -> its latest training run, loaded after the first frame."""
 
     # --- state -------------------------------------------------------------------------------------------
 
@@ -157,6 +159,32 @@ class DesignerApp(App[None]):
         gc.freeze()
         if not gc.isenabled():
             gc.enable()
+        self.reload_runs()
+
+    def reload_runs(self) -> None:
+        """Look up the training runs again (in a thread), for the budget panel's accuracy."""
+        if self.runs_dir.is_dir():
+            self.run_worker(self._load_runs, thread=True, group="runs", exclusive=True, description="runs")
+
+    def _load_runs(self) -> None:
+        from tui.run_index import latest_runs
+
+        try:
+            runs = latest_runs(self.runs_dir)
+        except OSError:
+            return  # an unreadable runs folder: no accuracy to show, nothing to report
+        self.call_from_thread(self._runs_loaded, runs)
+
+    def _runs_loaded(self, runs: dict[tuple[object, ...], RunAccuracy]) -> None:
+        self.runs = runs
+        self.refresh_view()
+
+    def _run_of(self, design: Design) -> RunAccuracy | None:
+        if not self.runs:
+            return None
+        from tui.run_index import design_key
+
+        return self.runs.get(design_key(design))
 
     def refresh_view(self) -> None:
         """Recompute the counters from the design and redraw the table, the panel and the title."""
@@ -166,6 +194,9 @@ class DesignerApp(App[None]):
             budget = estimator_failed(self.budget, exc, self.settings)
         if not budget.stale:
             self.last_valid = self.design
+        run = self._run_of(self.design)
+        if run is not None:
+            budget = replace(budget, run=run)
         self.budget = budget
         self.table.show(self.design, None if budget.stale else budget.footprint, budget.error_index,
                         dtype=self.settings.dtype)
@@ -193,7 +224,10 @@ class DesignerApp(App[None]):
     def apply_edit(self, design: Design, *, cursor: Target | TreePath | int | None = None,
                    message: str = "") -> None:
         """Record an edit, recompute, redraw and autosave; ``cursor`` is the row to select (a Target, a tree
-        path, or a top-level index)."""
+        path, or a top-level index). An edit that brings the design back to the saved file's (+ then -) is
+        the saved design itself: unmodified, with its notebook figures back."""
+        if design != self.saved_design and same_network(design, self.saved_design):
+            design = self.saved_design
         self.history = self.history.push(design)
         self.set_status(message)
         self.refresh_view()
@@ -476,6 +510,14 @@ class DesignerApp(App[None]):
         else:
             self.set_status(f"{kind} job {card.job_id} started")
 
+    def on_jobs_pane_job_ended(self, event: JobsPane.JobEnded) -> None:
+        if event.kind == "train":
+            self.reload_runs()  # the panel's accuracy is the latest run's
+
+    def set_latency_budget(self, ms: float | None) -> None:
+        """The user's latency budget in ms (None: the board's, if it has one)."""
+        self._set_settings(replace(self.settings, latency_budget_ms=ms))
+
     @property
     def runs_dir(self) -> Path:
         """Where training runs go (and are looked for)."""
@@ -531,6 +573,11 @@ class DesignerApp(App[None]):
             if action == "quit":
                 continue
             yield SystemCommand(description, f"key: {display_keys(keys)}", partial(self.run_action, action))
+
+
+def same_network(a: Design, b: Design) -> bool:
+    """Whether two designs differ at most in the preset's notebook figures (which an edit drops)."""
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(Design) if f.name != "notebook")
 
 
 def create_app(design: Design | None = None, *, runner: JobRunner | None = None, path: str | None = None,

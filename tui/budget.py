@@ -1,9 +1,12 @@
 """What the budget panel and the layer table show, computed from a design without any UI.
 
 ``compute_budget`` estimates the design for the chosen runtime/dtype/compression and turns the footprint
-into bars against a board. An invalid design does not raise: the result carries the DesignError text and
-the previous valid footprint marked ``stale``, so the panel keeps the last good numbers, greyed. An estimator
-that fails otherwise (a bug, not the design) is caught by the app, which shows :func:`estimator_failed`.
+into one bar per resource of the board: flash, RAM, and latency only when a latency budget is set (the
+board's ``latency_budget_ms``, or the user's, which wins). It also estimates the other runtime/dtype
+combinations, for the panel's flash/RAM matrix. An invalid design does not raise: the result carries the
+DesignError text and the previous valid footprint marked ``stale``, so the panel keeps the last good numbers,
+greyed. An estimator that fails otherwise (a bug, not the design) is caught by the app, which shows
+:func:`estimator_failed`.
 Nothing here imports textual.
 """
 
@@ -14,10 +17,6 @@ from dataclasses import dataclass, replace
 from designer.boards import Board, fits, inference_ms
 from designer.design import Design, DesignError
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate
-
-LATENCY_BUDGET_MS = 1000.0
-"""The MACC bar's budget: one inference a second on the selected board (a soft target: it colours the bar
-but, unlike flash and RAM, does not decide whether the design fits)."""
 
 TIGHT_FRACTION = 0.8
 """From this share of a budget on, a bar turns from fine to tight (and over 1.0, to over)."""
@@ -30,18 +29,24 @@ class Settings:
     runtime: str = "xcubeai"
     dtype: str = "float32"
     compression: str = "high"
+    latency_budget_ms: float | None = None
+    """The user's latency budget in milliseconds (overrides the board's; None: the board's, if any)."""
 
     def next_runtime(self) -> Settings:
         """xcubeai <-> tflm."""
-        return Settings(_cycle(RUNTIMES, self.runtime), self.dtype, self.compression)
+        return replace(self, runtime=_cycle(RUNTIMES, self.runtime))
 
     def next_dtype(self) -> Settings:
         """float32 <-> int8."""
-        return Settings(self.runtime, _cycle(DTYPES, self.dtype), self.compression)
+        return replace(self, dtype=_cycle(DTYPES, self.dtype))
 
     def next_compression(self) -> Settings:
         """none -> low -> medium -> high -> none."""
-        return Settings(self.runtime, self.dtype, _cycle(COMPRESSIONS, self.compression))
+        return replace(self, compression=_cycle(COMPRESSIONS, self.compression))
+
+    def latency_budget(self, board: Board) -> float | None:
+        """The latency budget in ms that applies on ``board``: the user's, else the board's, else None."""
+        return self.latency_budget_ms if self.latency_budget_ms is not None else board.latency_budget_ms
 
     def describe(self) -> str:
         """e.g. ``xcubeai · float32 · compression high`` (TFLM has no compression setting)."""
@@ -61,6 +66,15 @@ def human_bytes(n_bytes: int) -> str:
     if n_bytes < 1024 * 1024:
         return f"{n_bytes / 1024:.1f} KiB"
     return f"{n_bytes / (1024 * 1024):.2f} MiB"
+
+
+def short_bytes(n_bytes: int) -> str:
+    """``512B``, ``147K``, ``1.25M`` (KiB/MiB): for the panel's matrix, where a column is ~6 cells wide."""
+    if n_bytes < 1024:
+        return f"{n_bytes}B"
+    if n_bytes < 1024 * 1024:
+        return f"{n_bytes / 1024:.0f}K"
+    return f"{n_bytes / (1024 * 1024):.2f}M"
 
 
 def human_count(n: int) -> str:
@@ -100,6 +114,28 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """One runtime × dtype combination of the panel's matrix: its flash and RAM, and whether both fit."""
+
+    runtime: str
+    dtype: str
+    flash_bytes: int | None
+    """None when this combination does not estimate (a layer it cannot run)."""
+    ram_bytes: int | None
+    fits: bool
+
+
+@dataclass(frozen=True)
+class RunAccuracy:
+    """The accuracy of the design's latest completed training run (test accuracy, else best validation)."""
+
+    accuracy: float
+    """A fraction in [0, 1]."""
+    run: str
+    """The run folder's name."""
+
+
+@dataclass(frozen=True)
 class Budget:
     """Everything the budget panel shows for one design, board and settings."""
 
@@ -112,6 +148,13 @@ class Budget:
     fits: bool | None
     estimator_error: bool = False
     """``error`` is an estimator's failure (a bug), not the design's: the panel says so."""
+    matrix: tuple[Cell, ...] = ()
+    """Flash and RAM for every runtime × dtype (the current compression for X-CUBE-AI), in RUNTIMES × DTYPES
+    order; empty when the design does not estimate."""
+    latency_budget_ms: float | None = None
+    """The latency budget the Latency bar is against (None: no budget, no bar)."""
+    run: RunAccuracy | None = None
+    """The design's latest training run, when it has one (set by the app)."""
 
     @property
     def over_budget(self) -> bool:
@@ -119,24 +162,37 @@ class Budget:
         return any(bar.level == "over" for bar in self.bars if bar.name in ("Flash", "RAM"))
 
 
-def bars_for(footprint: Footprint, board: Board, dtype: str) -> tuple[tuple[Bar, ...], float]:
-    """The four bars (params, MACC, flash, RAM) of a footprint on a board, and the inference time in ms."""
-    weights_room = max(1, board.flash_bytes - footprint.runtime_flash_bytes)
-    ms = inference_ms(footprint.macc, board, dtype)
-    bars = (
-        Bar("Params", f"{footprint.params_total:,}",
-            f"weights {human_bytes(footprint.weights_bytes)} of {human_bytes(weights_room)}",
-            footprint.weights_bytes / weights_room),
-        Bar("MACC", human_count(footprint.macc), f"≈ {ms:,.0f} ms of {LATENCY_BUDGET_MS:,.0f} ms",
-            ms / LATENCY_BUDGET_MS),
-        Bar("Flash", human_bytes(footprint.flash_bytes),
-            f"of {human_bytes(board.flash_bytes)}",
+def bars_for(footprint: Footprint, board: Board, settings: Settings) -> tuple[tuple[Bar, ...], float]:
+    """One bar per resource of the board (flash, RAM, and latency when a budget applies), and the estimated
+    inference time in ms."""
+    ms = inference_ms(footprint.macc, board, settings.dtype, settings.runtime)
+    bars = [
+        Bar("Flash", human_bytes(footprint.flash_bytes), f"of {human_bytes(board.flash_bytes)}",
             footprint.flash_bytes / board.flash_bytes),
-        Bar("RAM", human_bytes(footprint.ram_bytes),
-            f"of {human_bytes(board.ram_bytes)}",
+        Bar("RAM", human_bytes(footprint.ram_bytes), f"of {human_bytes(board.ram_bytes)}",
             footprint.ram_bytes / board.ram_bytes),
-    )
-    return bars, ms
+    ]
+    latency = settings.latency_budget(board)
+    if latency is not None:
+        bars.append(Bar("Latency", f"≈ {ms:,.0f} ms", f"of {latency:,.0f} ms (estimate)", ms / latency))
+    return tuple(bars), ms
+
+
+def matrix_for(design: Design, board: Board, settings: Settings, current: Footprint) -> tuple[Cell, ...]:
+    """Flash and RAM of ``design`` for every runtime × dtype (``current`` is the one already estimated)."""
+    cells = []
+    for runtime in RUNTIMES:
+        for dtype in DTYPES:
+            if (runtime, dtype) == (settings.runtime, settings.dtype):
+                fp = current
+            else:
+                try:
+                    fp = estimate_with(design, replace(settings, runtime=runtime, dtype=dtype))
+                except DesignError:
+                    cells.append(Cell(runtime, dtype, None, None, False))
+                    continue
+            cells.append(Cell(runtime, dtype, fp.flash_bytes, fp.ram_bytes, footprint_fits(fp, board)))
+    return tuple(cells)
 
 
 def footprint_fits(footprint: Footprint, board: Board) -> bool:
@@ -160,12 +216,16 @@ def compute_budget(design: Design, board: Board, settings: Settings,
             old = estimate_with(last_valid, settings) if last_valid is not None else None
         except DesignError:
             old = None
-        if old is None:
+        if old is None or last_valid is None:
             return Budget(None, str(exc), exc.index, True, (), None, None)
-        bars, ms = bars_for(old, board, settings.dtype)
-        return Budget(old, str(exc), exc.index, True, bars, ms, None)
-    bars, ms = bars_for(footprint, board, settings.dtype)
-    return Budget(footprint, None, None, False, bars, ms, footprint_fits(footprint, board))
+        bars, ms = bars_for(old, board, settings)
+        return Budget(old, str(exc), exc.index, True, bars, ms, None,
+                      matrix=matrix_for(last_valid, board, settings, old),
+                      latency_budget_ms=settings.latency_budget(board))
+    bars, ms = bars_for(footprint, board, settings)
+    return Budget(footprint, None, None, False, bars, ms, footprint_fits(footprint, board),
+                  matrix=matrix_for(design, board, settings, footprint),
+                  latency_budget_ms=settings.latency_budget(board))
 
 
 def estimator_failed(previous: Budget | None, error: Exception, settings: Settings) -> Budget:

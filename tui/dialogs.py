@@ -149,6 +149,31 @@ def open_file(app: DesignerApp) -> None:
                                app.path or ""), done)
 
 
+def latency_budget(app: DesignerApp) -> None:
+    """Ask for the latency budget in milliseconds ("none" goes back to the board's, if any)."""
+    from tui.screens.path_prompt import PathScreen
+
+    def done(text: str | None) -> None:
+        if text is None:
+            return
+        if text.lower() in ("none", "0", "-"):
+            app.set_latency_budget(None)
+            return
+        try:
+            ms = float(text.removesuffix("ms").strip())
+        except ValueError:
+            ms = -1.0
+        if not 0 < ms <= 1e9:
+            app.set_status(f"latency budget: expected a positive number of milliseconds, received '{text}'",
+                           error=True)
+            return
+        app.set_latency_budget(ms)
+    board, current = app.board.latency_budget_ms, app.settings.latency_budget_ms
+    fallback = f"the board's {board:g} ms" if board is not None else "no latency row"
+    app.push_screen(PathScreen(f"Latency budget in ms (none: {fallback})", "" if current is None else f"{current:g}",
+                               placeholder="e.g. 100, or none"), done)
+
+
 def offer_recovery(app: DesignerApp, recovered: Recovered) -> None:
     """Offer to restore the unsaved design a killed session left in the recovery file."""
     from tui.screens.confirm import ConfirmScreen

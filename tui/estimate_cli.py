@@ -238,7 +238,7 @@ def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "
         "ram": {"activations": fp.activations_bytes, "runtime": fp.runtime_ram_bytes, "total": fp.ram_bytes,
                 "budget": board.ram_bytes, "margin": verdict.ram_margin_bytes, "fits": verdict.ram_ok},
         "fits": verdict.fits,
-        "inference_ms": round(inference_ms(fp.macc, board, fp.dtype), 3),
+        "inference_ms": round(inference_ms(fp.macc, board, fp.dtype, fp.runtime), 3),
         "inference_ms_is_estimate": True,
         "peak_ram_layer": fp.peak_layer,
         "heaviest_weights_layer": fp.heaviest_layer,

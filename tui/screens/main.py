@@ -41,6 +41,7 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("d", "cycle_dtype", "dtype float32 <-> int8", False),
     ("c", "cycle_compression", "Compression none/low/medium/high", False),
     ("b", "dialog('pick_board')", "Board", True),
+    ("L", "dialog('latency_budget')", "Latency budget (ms)", False),
     ("o", "dialog('open_file')", "Open a design file", False),
     ("s,ctrl+s", "save", "Save", True),
     ("S", "dialog('save_as')", "Save as", False),

@@ -18,15 +18,16 @@ class PathScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, value: str = "") -> None:
+    def __init__(self, title: str, value: str = "", *, placeholder: str = "path/to/design.toml") -> None:
         super().__init__()
         self.title_text = title
         self.value = value
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="path-prompt", classes="dialog"):
             yield Label(Content(self.title_text), classes="dialog-title")
-            yield FormInput(self.value, id="path-input", placeholder="path/to/design.toml")
+            yield FormInput(self.value, id="path-input", placeholder=self.placeholder)
             yield Label("[dim]Enter to confirm · Escape to cancel[/dim]")
 
     def on_mount(self) -> None:

@@ -1,8 +1,10 @@
-"""The always-visible budget panel: params, MACC, flash and RAM as bars against the selected board.
+"""The always-visible budget panel: one bar per resource of the selected board (flash, RAM, and latency when
+a latency budget is set), the params/MACC counts, and a flash/RAM matrix of every runtime × dtype.
 
 Bars are green while fine, yellow from 80 % of the budget, red over it. While the design is invalid the
 panel shows the DesignError and keeps the last valid figures, greyed. For an unmodified preset the
-notebook's own figures are shown beside ours.
+notebook's own figures are shown beside ours, but only with the settings they were measured with (X-CUBE-AI
+float32); the accuracy beside the notebook's is the design's latest training run's.
 
 It is redrawn on every edit, so it is cheap to redraw: its lines are Textual ``Content`` (not Rich
 renderables, which went through a Rich console), each line's strips are cached under its text and styles, and
@@ -24,13 +26,15 @@ from textual.widget import Widget
 
 from designer.boards import Board
 from designer.design import Design
-from designer.footprint import format_size
-from tui.budget import Bar, Budget, Settings
+from designer.footprint import DTYPES, RUNTIMES, format_size
+from tui.budget import Bar, Budget, Settings, human_count, short_bytes
 
 BAR_WIDTH = 38
 _LEVEL_STYLE = {"fine": "green", "tight": "yellow", "over": "bold red"}
 _TABLE_GAP = 2
 """Blank cells after each column of the notebook table."""
+NOTEBOOK_SETTINGS = ("xcubeai", "float32")
+"""The runtime and dtype the seed notebook's ROM/RAM figures were measured with."""
 
 
 @cache
@@ -49,7 +53,7 @@ def _line(*parts: tuple[str, str]) -> Content:
 
 def _bar_lines(bar: Bar, stale: bool) -> list[Content]:
     style = "grey50" if stale else _LEVEL_STYLE[bar.level]
-    head = _line((f"{bar.name:<7}", "bold"), (f"{bar.value:>10}  ", style), (bar.detail, "dim"))
+    head = _line((f"{bar.name:<8}", "bold"), (f"{bar.value:>10}  ", style), (bar.detail, "dim"))
     filled = min(BAR_WIDTH, round(min(bar.fraction, 1.0) * BAR_WIDTH))
     gauge = _line(("█" * filled, style), ("░" * (BAR_WIDTH - filled), "grey35"), (f" {bar.percent:>5}", style))
     return [head, gauge]
@@ -68,6 +72,34 @@ def _table(rows: list[tuple[str, str, str]], ours_style: str) -> list[Content]:
     return lines
 
 
+def _matrix(budget: Budget, settings: Settings) -> list[Content]:
+    """Flash / RAM for each runtime (rows) × dtype (columns); the current one reversed, a misfit red."""
+    gap = " " * _TABLE_GAP
+    label_width = max(len("flash/RAM"), *(len(runtime) for runtime in RUNTIMES))
+    texts = {(c.runtime, c.dtype): ("–" if c.flash_bytes is None or c.ram_bytes is None
+                                    else f"{short_bytes(c.flash_bytes)} / {short_bytes(c.ram_bytes)}", c.fits)
+             for c in budget.matrix}
+    width = max(len(dtype) for dtype in DTYPES)
+    width = max(width, *(len(text) for text, _ in texts.values()))
+    lines = [_line((f"{'flash/RAM':<{label_width}}", "bold"),
+                   *((f"{gap}{dtype:<{width}}", "bold") for dtype in DTYPES))]
+    for runtime in RUNTIMES:
+        parts: list[tuple[str, str]] = [(f"{runtime:<{label_width}}", "bold")]
+        for dtype in DTYPES:
+            text, fit = texts.get((runtime, dtype), ("–", False))
+            style = "grey50" if budget.stale else ("green" if fit else "red")
+            if (runtime, dtype) == (settings.runtime, settings.dtype):
+                style = f"reverse bold {style}"
+            parts += [(gap, ""), (f"{text:<{width}}", style)]
+        lines.append(_line(*parts))
+    return lines
+
+
+def notebook_comparable(settings: Settings) -> bool:
+    """Whether the settings are those the notebook's figures were measured with (X-CUBE-AI, float32)."""
+    return (settings.runtime, settings.dtype) == NOTEBOOK_SETTINGS
+
+
 def budget_lines(design: Design, board: Board, settings: Settings, budget: Budget) -> list[Content]:
     """The panel's lines (a pure function of its inputs, so snapshots are deterministic)."""
     lines: list[Content] = [
@@ -78,27 +110,41 @@ def budget_lines(design: Design, board: Board, settings: Settings, budget: Budge
     ]
     for bar in budget.bars:
         lines += _bar_lines(bar, budget.stale)
-    if budget.inference_ms is not None:
-        lines.append(_line(("Inference ", "bold"),
-                           (f"≈ {budget.inference_ms:,.0f} ms", "grey50" if budget.stale else ""),
-                           (" (estimate)", "dim")))
+    fp = budget.footprint
+    figure_style = "grey50" if budget.stale else ""
+    if fp is not None:
+        counts = f"{fp.params_total:,} params · {human_count(fp.macc)} MACC"
+        if budget.latency_budget_ms is None and budget.inference_ms is not None:
+            counts += f" · ≈ {budget.inference_ms:,.0f} ms"
+        lines.append(_text(counts, figure_style))
+    if budget.run is not None:
+        lines.append(_line(("Accuracy ", "bold"), (f"{budget.run.accuracy:.1%}", figure_style),
+                           (f" latest run {budget.run.run}", "dim")))
     if budget.error is not None:
         title = ("Estimator error — figures above are the last good ones:" if budget.estimator_error
                  else "Design invalid — figures above are the last valid ones:")
         lines += [_text(""), _text(title, "bold red"), _text(budget.error, "red")]
     elif budget.fits is not None:
-        lines.append(_text("Fits the board", "bold green") if budget.fits
-                     else _text("Does NOT fit the board", "bold red"))
+        slow = any(bar.name == "Latency" and bar.level == "over" for bar in budget.bars)
+        if budget.fits and slow:
+            lines.append(_text("Fits flash and RAM, but over the latency budget", "bold yellow"))
+        else:
+            lines.append(_text("Fits the board", "bold green") if budget.fits
+                         else _text("Does NOT fit the board", "bold red"))
+    if budget.matrix:
+        lines += [_text(""), *_matrix(budget, settings)]
     nb = design.notebook
-    if nb is not None:
+    if nb is not None and not notebook_comparable(settings):
+        lines += [_text(""), _text("Notebook figures are X-CUBE-AI float32: r / d to compare", "dim")]
+    elif nb is not None:
         lines += [_text(""), _text("Unmodified preset: the notebook's figures", "bold")]
-        fp = budget.footprint
         rows = [("params", f"{nb.params:,}", f"{fp.params_total:,}" if fp else "–"),
                 ("ROM", nb.rom or "–", format_size(fp.flash_bytes) if fp else "–"),
                 ("RAM", nb.ram or "–", format_size(fp.ram_bytes) if fp else "–")]
         if nb.accuracy_percent is not None:
-            rows.append(("accuracy", f"{nb.accuracy_percent:.2f} %", "–"))
-        lines += _table(rows, "grey50" if budget.stale else "")
+            ours = f"{budget.run.accuracy * 100:.2f} %" if budget.run is not None else "–"
+            rows.append(("accuracy", f"{nb.accuracy_percent:.2f} %", ours))
+        lines += _table(rows, figure_style)
     return lines
 
 
@@ -106,8 +152,10 @@ def _height_key(design: Design, board: Board, settings: Settings, budget: Budget
     """What the panel's height depends on (which lines there are, and how long the ones that may wrap are)."""
     nb = design.notebook
     return (board.name, board.mcu, board.core, settings.describe(), budget.error, budget.fits is None,
-            budget.inference_ms is None, tuple((bar.name, len(bar.value), len(bar.detail)) for bar in budget.bars),
-            nb is None, nb is not None and nb.accuracy_percent is None)
+            budget.footprint is None, budget.latency_budget_ms is None, bool(budget.matrix),
+            tuple((bar.name, len(bar.value), len(bar.detail)) for bar in budget.bars),
+            None if budget.run is None else len(budget.run.run),
+            nb is None, nb is not None and nb.accuracy_percent is None, notebook_comparable(settings))
 
 
 def render_budget(design: Design, board: Board, settings: Settings, budget: Budget) -> Content:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Label
 
 from designer.design import Design
@@ -27,6 +28,14 @@ ACTIVE = ("queued", "running")
 
 class JobsPane(Vertical):
     """Job cards, newest at the bottom."""
+
+    class JobEnded(Message):
+        """A job has finished (``ok``) or failed; the app then looks for new training runs."""
+
+        def __init__(self, kind: str, ok: bool) -> None:
+            super().__init__()
+            self.kind = kind
+            self.ok = ok
 
     def __init__(self, runner: JobRunner, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -83,6 +92,7 @@ class JobsPane(Vertical):
             async for event in self.runner.events(card.job_id):
                 card.apply(event)
                 if isinstance(event, Finished):
+                    self.post_message(self.JobEnded(card.kind, event.ok))
                     return
         except Exception as exc:  # noqa: BLE001 - a broken runner must show as a failed job, not crash the app
             card.apply(Finished(False, f"runner error: {exc}"))

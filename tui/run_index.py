@@ -1,0 +1,49 @@
+"""Which training run belongs to which design: the budget panel shows the accuracy of the design's latest
+completed run, found by the design itself (its layers, input shape and classes), not by its name.
+
+The app builds the index in a worker thread after its first frame (and again when a training job ends); the
+training-run reader is imported there, not at start-up. Nothing here imports textual.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from designer.design import Design
+from designer.designfile import load
+from tui.budget import RunAccuracy
+from tui.sources import LOAD_ERRORS
+
+DesignKey = tuple[object, ...]
+_STAMP = re.compile(r"(\d{8}-\d{6})(?:-(\d+))?$")
+"""The end of a run folder's name: its start time, and a counter for runs started in the same second."""
+
+
+def _started(name: str) -> tuple[str, int]:
+    match = _STAMP.search(name)
+    return (match.group(1), int(match.group(2) or 1)) if match else ("", 0)
+
+
+def design_key(design: Design) -> DesignKey:
+    """What makes two designs the same network (the name, notes and notebook figures do not)."""
+    return (design.layers, tuple(design.input_shape), design.classes)
+
+
+def latest_runs(runs_dir: Path) -> dict[DesignKey, RunAccuracy]:
+    """Design key -> the accuracy of its latest completed, measured run under ``runs_dir``."""
+    if not runs_dir.is_dir():
+        return {}
+    from designer.training.runs import DESIGN_FILE, list_runs  # reads run folders: not needed at start-up
+
+    index: dict[DesignKey, RunAccuracy] = {}
+    # A run folder's name ends in its start time: in that order, a later run replaces an earlier one.
+    for run in sorted(list_runs(runs_dir), key=lambda r: _started(r.run_dir.name)):
+        if run.accuracy is None or run.status != "completed":
+            continue
+        try:
+            trained = load(run.run_dir / DESIGN_FILE)
+        except LOAD_ERRORS:
+            continue
+        index[design_key(trained)] = RunAccuracy(run.accuracy, run.run_dir.name)
+    return index
