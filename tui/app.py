@@ -432,6 +432,7 @@ class DesignerApp(App[None]):
         self.saved_design = self.design
         self.run_worker(partial(self._keep_recovery, None, None), thread=True, group="autosave",
                         description="clear recovery")
+        self._remember(path)
         self.set_status(f"saved {path}")
         self.refresh_view()
         return True
@@ -461,6 +462,8 @@ class DesignerApp(App[None]):
             return
         preset = source.startswith("preset ")
         self.path = None if preset else path
+        if not preset:
+            self._remember(path)
         self.saved_design = design
         self.last_valid = None
         message = (f"opened a copy of {source} (presets are read-only: s asks where to save)" if preset
@@ -485,6 +488,18 @@ class DesignerApp(App[None]):
         self.last_valid = None
         self.apply_edit(design, cursor=0, message=f"imported {path}: its layers, not its weights (s asks where "
                                                   "to save the design)")
+
+    def _remember(self, path: str) -> None:
+        from tui.recent import remember
+
+        remember(self.recovery.directory, path)
+
+    def open_copy(self, design: Design, source: str) -> None:
+        """Open ``design`` as an unsaved copy (the notebook view's rows): ``s`` asks where to save it."""
+        self.path = None
+        self.saved_design = design
+        self.last_valid = None
+        self.apply_edit(design, cursor=0, message=f"opened a copy of {source} (unsaved: s asks where to save)")
 
     def _offer_recovery(self) -> None:
         recovered = self.recovery.read()
@@ -573,6 +588,17 @@ class DesignerApp(App[None]):
             if action == "quit":
                 continue
             yield SystemCommand(description, f"key: {display_keys(keys)}", partial(self.run_action, action))
+        if screen is not self.main:
+            return  # opening replaces the design: only from the designer itself
+        from textual.markup import escape
+
+        from tui.open_choices import open_choices
+
+        # "Open preset Model5", found by typing "model5"; the palette reads titles as markup, and file names
+        # are the user's text.
+        for choice in open_choices(self.places.designs_dir or Path.cwd(), self.recovery.directory):
+            yield SystemCommand(f"Open {choice.kind} {escape(choice.name)}", escape(choice.help),
+                                partial(self.open_path, choice.spec))
 
 
 def same_network(a: Design, b: Design) -> bool:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from designer.layers import Layer
     from tui.app import DesignerApp
     from tui.job_settings import ExportSettings, TrainSettings
+    from tui.notebook_rows import NotebookRow
     from tui.recovery import Recovered
 
 
@@ -139,14 +140,15 @@ def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
 
 
 def open_file(app: DesignerApp) -> None:
-    """Ask for a design file and open it."""
-    from tui.screens.path_prompt import PathScreen
+    """Ask for a design file or a preset id (with completion and a list of what there is) and open it."""
+    from tui.open_choices import open_choices
+    from tui.screens.open_dialog import OpenScreen
 
-    def done(path: str | None) -> None:
-        if path is not None:
-            app.open_path(path)
-    app.push_screen(PathScreen("Open a design file or a preset id (model0 … model13: opens a copy)",
-                               app.path or ""), done)
+    def done(spec: str | None) -> None:
+        if spec is not None:
+            app.open_path(spec)
+    choices = open_choices(app.places.designs_dir or Path.cwd(), app.recovery.directory)
+    app.push_screen(OpenScreen(choices, app.path or ""), done)
 
 
 def latency_budget(app: DesignerApp) -> None:
@@ -200,7 +202,11 @@ def notebook(app: DesignerApp) -> None:
 
     rows = collect_rows(app.board, app.settings, designs_dir=app.places.designs_dir or Path.cwd(),
                         runs_dir=app.runs_dir, current=app.design)
-    app.push_screen(NotebookScreen(rows, app.board, app.settings))
+
+    def done(row: NotebookRow | None) -> None:
+        if row is not None and row.design is not None and row.source != "current":
+            app.open_copy(row.design, f"{row.name} ({row.source})")
+    app.push_screen(NotebookScreen(rows, app.board, app.settings), done)
 
 
 def train(app: DesignerApp) -> None:

@@ -9,7 +9,7 @@ Nothing here imports textual.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from designer.boards import Board
@@ -40,6 +40,8 @@ class NotebookRow:
     notebook_acc: float | None  # percent, from the preset's notebook figures
     measured_acc: float | None  # percent, the design's best training run (runs/*/)
     error: str = ""  # why there is no footprint: the design's error, or the estimator's refusal
+    design: Design | None = field(default=None, compare=False, repr=False)
+    """The design itself, for Enter (open it as an unsaved copy)."""
 
     def _fits_text(self) -> str:
         if self.fits is not None:
@@ -82,9 +84,9 @@ def row_for(design: Design, source: str, board: Board, settings: Settings,
         except Exception:  # noqa: BLE001 - the row already carries the error
             params = None
         return NotebookRow(design.name, source, params, None, None, None, notebook_acc,
-                           measured.get(design.name), error)
+                           measured.get(design.name), error, design=design)
     return NotebookRow(design.name, source, fp.params_total, fp.flash_bytes, fp.ram_bytes,
-                       footprint_fits(fp, board), notebook_acc, measured.get(design.name))
+                       footprint_fits(fp, board), notebook_acc, measured.get(design.name), design=design)
 
 
 def saved_designs(directory: Path) -> Iterable[tuple[Design, str]]:

@@ -1,7 +1,8 @@
 """The notebook view: every preset and saved design side by side, sortable, exportable as markdown.
 
-Keys 1-8 sort by that column (again to reverse), clicking a header does the same; ``m`` writes the table
-as markdown to a file you name; Escape goes back to the designer.
+Keys 1-8 sort by that column (again to reverse), clicking a header does the same; Enter opens the row's
+design in the designer as an unsaved copy; ``m`` writes the table as markdown to a file you name; Escape goes
+back to the designer.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from tui.screens.path_prompt import PathScreen
 from tui.sources import read_only_reason
 
 
-class NotebookScreen(Screen[None]):
-    """A sortable table of NotebookRows."""
+class NotebookScreen(Screen[NotebookRow | None]):
+    """A sortable table of NotebookRows; dismisses with the row Enter picked, or None (Escape)."""
 
     BINDINGS = [
         Binding("escape,N", "back", "Back"),
@@ -43,7 +44,7 @@ class NotebookScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(Content.from_markup("Notebook — estimated for [b]$board[/b] with $settings  "
-                                        "[dim]1-8 sort · m export markdown · Escape back[/dim]",
+                                        "[dim]Enter open a copy · 1-8 sort · m export markdown · Escape back[/dim]",
                                         board=self.board.name, settings=self.settings.describe()),
                     id="notebook-title")
         yield DataTable(id="notebook-table", cursor_type="row")
@@ -70,6 +71,10 @@ class NotebookScreen(Screen[None]):
         self.sort_key = key
         self.rows = sort_rows(self.rows, key, self.reverse)
         self._fill()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(self.rows[event.cursor_row])
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:
