@@ -120,7 +120,7 @@ class Cell:
     runtime: str
     dtype: str
     flash_bytes: int | None
-    """None when this combination does not estimate (a layer it cannot run)."""
+    """None when this combination does not estimate (a layer it cannot run, or its estimator failed)."""
     ram_bytes: int | None
     fits: bool
 
@@ -188,7 +188,7 @@ def matrix_for(design: Design, board: Board, settings: Settings, current: Footpr
             else:
                 try:
                     fp = estimate_with(design, replace(settings, runtime=runtime, dtype=dtype))
-                except DesignError:
+                except Exception:  # noqa: BLE001 - another runtime's failure (or bug) blanks its cell only
                     cells.append(Cell(runtime, dtype, None, None, False))
                     continue
             cells.append(Cell(runtime, dtype, fp.flash_bytes, fp.ram_bytes, footprint_fits(fp, board)))

@@ -214,26 +214,47 @@ def train(app: DesignerApp) -> None:
     if app.runner.unavailable_reason("train") is not None:
         app.start_job("train")  # its card says why
         return
-    from tui.job_settings import SettingsStore
+    from tui.job_settings import (
+        CIFAR10,
+        SettingsStore,
+        cifar10_cached,
+        cifar10_note,
+        find_datasets,
+        resumable_runs,
+        run_data,
+    )
     from tui.screens.train_form import TrainFormScreen
 
     store = SettingsStore(app.places.state_dir)
+    datasets = find_datasets(app.places.designs_dir or Path.cwd())
+    remembered = store.remembered_train()
+    # Nothing remembered: a data set found here rather than cifar10, which fails offline unless cached.
+    data = remembered.data if remembered else (datasets[0] if datasets else CIFAR10 if cifar10_cached() else "")
+    runs = [(str(run), run_data(run)) for run in resumable_runs(app.design, app.runs_dir)]
 
     def done(settings: TrainSettings | None) -> None:
         if settings is not None:
             store.save_train(settings)
             app.start_job("train", settings.options())
-    app.push_screen(TrainFormScreen(store.train(), app.design.name), done)
+    app.push_screen(TrainFormScreen(remembered or store.train(), app.design.name, data=data, datasets=datasets,
+                                    runs=runs, cifar10_note=cifar10_note()), done)
 
 
 def export(app: DesignerApp) -> None:
-    """Ask for the output folder, board and compression, then export the design (or its run) as a job."""
+    """Ask for the output folder, board, compression and data, then export the design (or its run) as a job."""
     if app.runner.unavailable_reason("export") is not None:
         app.start_job("export")  # its card says why
         return
     from textual.content import Content
 
-    from tui.job_settings import ExportSettings, SettingsStore, default_out_dir, trained_run_for
+    from tui.job_settings import (
+        ExportSettings,
+        SettingsStore,
+        default_out_dir,
+        find_datasets,
+        run_data,
+        trained_run_for,
+    )
     from tui.screens.export_form import ExportFormScreen
 
     store = SettingsStore(app.places.state_dir)
@@ -248,13 +269,16 @@ def export(app: DesignerApp) -> None:
         source = Content.from_markup("[b]$name[/b] from its best run $run (accuracy $accuracy)",
                                      name=app.design.name, run=run.run_dir.name,
                                      accuracy=f"{(run.accuracy or 0.0):.1%}")
-    settings = ExportSettings(default_out_dir(app.design, root), app.board.name, compression)
+    # A run's recorded data set, shown for the user to confirm: export does not follow it unasked.
+    data = run_data(run.run_dir) if run is not None else ""
+    settings = ExportSettings(default_out_dir(app.design, root), app.board.name, compression, data=data)
 
     def done(chosen: ExportSettings | None) -> None:
         if chosen is not None:
             store.save_export(chosen)
             app.start_job("export", {**chosen.options(), "source": str(run.run_dir) if run else None})
-    app.push_screen(ExportFormScreen(settings, [b.name for b in app.boards], source), done)
+    app.push_screen(ExportFormScreen(settings, [b.name for b in app.boards], source,
+                                     datasets=find_datasets(app.places.designs_dir or Path.cwd())), done)
 
 
 def show_help(app: DesignerApp) -> None:

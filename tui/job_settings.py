@@ -8,6 +8,7 @@ imports textual.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import asdict, dataclass, fields
@@ -28,7 +29,8 @@ CIFAR10 = "cifar10"
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """What the train form asks for."""
+    """What the train form asks for: every option of ``cnn-designer train`` but the output folder (the app's
+    runs folder) and ``--json``. Errors name the form's field, as the form shows them."""
 
     data: str = CIFAR10
     """``cifar10``, or a path: an image folder, a .tar.gz/.zip of one, or an .npz."""
@@ -38,10 +40,26 @@ class TrainSettings:
     learning_rate: float = 1e-3
     augment: bool = False
     """Random flips and translations of up to 10 % of the image size."""
+    validation_split: float = 0.1
+    """Share of the training images held out for validation."""
+    seed: int | None = None
+    """None: a random seed, recorded in the run's config.json."""
+    early_stopping: int = 0
+    """Stop after this many epochs without a better val_accuracy; 0: off."""
+    reduce_lr: int = 0
+    """Halve the learning rate after this many epochs without a better val_loss; 0: off."""
+    limit: int | None = None
+    """Use at most this many training images; None: all."""
+    strategy: str = "default"
+    """``default`` or ``mirrored`` (tf.distribute.MirroredStrategy over the local GPUs)."""
+    cpu_devices: int = 1
+    """Split the CPU into this many logical devices (to try ``mirrored`` without GPUs)."""
+    resume: str = ""
+    """A run folder to continue from its last.keras (""; a new run). Not remembered between sessions."""
 
     def __post_init__(self) -> None:
         if not self.data.strip():
-            raise ValueError("dataset: give cifar10 or a path (an image folder, an archive or an .npz)")
+            raise ValueError(f"dataset: {DATASET_HELP}")
         if self.data != CIFAR10 and not Path(self.data).expanduser().exists():
             raise ValueError(f"dataset: no such file or folder: {self.data}")
         if self.epochs < 1:
@@ -50,21 +68,106 @@ class TrainSettings:
             raise ValueError(f"batch size must be >= 1, received {self.batch_size}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning rate must be > 0, received {self.learning_rate}")
+        if not 0.0 < self.validation_split < 1.0:
+            raise ValueError(f"validation split must be between 0 and 1 (a share), received {self.validation_split}")
+        if self.seed is not None and not 0 <= self.seed < 2**31:
+            raise ValueError(f"seed must be in 0..{2**31 - 1} (empty: random), received {self.seed}")
+        for label, value in (("early stopping", self.early_stopping), ("reduce LR", self.reduce_lr)):
+            if value < 0:
+                raise ValueError(f"{label} must be >= 0 epochs (0 turns it off), received {value}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"image limit must be >= 1 (empty: all images), received {self.limit}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; received '{self.strategy}'")
+        if self.cpu_devices < 1:
+            raise ValueError(f"CPU devices must be >= 1, received {self.cpu_devices}")
+        if self.resume and not (Path(self.resume) / "last.keras").is_file():
+            raise ValueError(f"resume: {self.resume} is not a run folder with a last.keras to continue from")
 
     def options(self) -> dict[str, object]:
-        """The runner options for a train job."""
-        return asdict(self)
+        """The runner options for a train job (the data always explicit: a resumed run's config.json is not
+        followed outside the run folder, so the form shows the recorded data set and passes it)."""
+        return {**asdict(self), "resume": self.resume or None}
+
+
+STRATEGIES = ("default", "mirrored")
+"""designer.training.protocol.STRATEGIES (not imported: the form need not load the training protocol)."""
+
+DATASET_HELP = ("give an image folder (train/<class>/*, test/<class>/*), a .tar.gz/.zip of one, an .npz "
+                "(x_train, y_train, x_test, y_test), or cifar10")
+
+
+def cifar10_cached() -> bool:
+    """Whether Keras has CIFAR-10 in its cache ($KERAS_HOME/datasets or ~/.keras/datasets), so it works offline."""
+    datasets = Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "datasets"
+    return (datasets / "cifar-10-batches-py").is_dir()
+
+
+def cifar10_note() -> str:
+    """What the form says about cifar10: Keras downloads it (163 MB) on first use, which fails offline."""
+    if cifar10_cached():
+        return "cifar10: cached by Keras, works offline"
+    return "cifar10: downloaded by Keras on first use (163 MB, needs the network; offline it fails)"
+
+
+def find_datasets(folder: Path, limit: int = 200) -> list[str]:
+    """Data sets in ``folder`` (not below it): .npz files, .tar.gz/.tgz/.tar/.zip archives and image folders
+    (a ``train`` folder inside), as paths relative to ``folder`` when it is the current folder; at most
+    ``limit`` entries are looked at, so a huge folder costs nothing."""
+    found: list[str] = []
+    try:
+        entries = sorted(itertools.islice(folder.iterdir(), limit))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name.lower()
+        try:
+            if entry.is_file() and (name.endswith(".npz") or name.endswith(ARCHIVES)):
+                found.append(entry)
+            elif entry.is_dir() and (entry / "train").is_dir():
+                found.append(entry)
+        except OSError:
+            continue
+    here = Path.cwd()
+    return [str(p.relative_to(here)) if p.is_relative_to(here) else str(p) for p in found]
+
+
+ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+"""designer.training.archives.ARCHIVE_SUFFIXES."""
+
+
+def run_data(run_dir: Path) -> str:
+    """The data set a run recorded (config.json's ``data``, an absolute path or cifar10), or ""."""
+    from designer.training.runs import RunError, saved_config
+
+    try:
+        data = saved_config(run_dir).get("data")
+    except RunError:
+        return ""
+    return data if isinstance(data, str) else ""
+
+
+def resumable_runs(design: Design, runs_dir: Path) -> list[Path]:
+    """This design's run folders that can be resumed (they hold a last.keras), newest last."""
+    return [run.run_dir for run in list_runs(runs_dir, design.name) if (run.run_dir / "last.keras").is_file()]
 
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """What the export form asks for; the board is the app's unless the form changes it."""
+    """What the export form asks for: every option of ``cnn-designer export`` but the source (the form says
+    which run or design) and ``--json``; the board is the app's unless the form changes it."""
 
     out_dir: str
     """The bundle folder."""
     board: str
     compression: str = "high"
     """X-CUBE-AI weight compression for the .h5 (none, low, medium, high)."""
+    data: str = ""
+    """The calibration and evaluation data (""; none: an untrained design calibrates on random images)."""
+    calibration_images: int = 300
+    eval_images: int = 10_000
+    stedgeai: bool = True
+    """Run ``stedgeai analyze`` when it is on PATH."""
 
     def __post_init__(self) -> None:
         if not self.out_dir.strip():
@@ -75,10 +178,15 @@ class ExportSettings:
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; received "
                              f"'{self.compression}'")
+        if self.data and self.data != CIFAR10 and not Path(self.data).expanduser().exists():
+            raise ValueError(f"dataset: no such file or folder: {self.data}")
+        for label, value in (("calibration images", self.calibration_images), ("test images", self.eval_images)):
+            if value < 1:
+                raise ValueError(f"{label} must be >= 1, received {value}")
 
     def options(self) -> dict[str, object]:
         """The runner options for an export job."""
-        return asdict(self)
+        return {**asdict(self), "data": self.data or None}
 
 
 def default_out_dir(design: Design, root: str = "exports") -> str:
@@ -119,6 +227,10 @@ class SettingsStore:
 
     def train(self) -> TrainSettings:
         """The last train settings (defaults where unknown or no longer valid, e.g. a deleted dataset)."""
+        return self.remembered_train() or TrainSettings()
+
+    def remembered_train(self) -> TrainSettings | None:
+        """The last train settings, or None when there are none or they are no longer valid."""
         saved = self._read().get("train")
         if isinstance(saved, dict):
             known = {f.name for f in fields(TrainSettings)}
@@ -126,11 +238,11 @@ class SettingsStore:
                 return TrainSettings(**{k: v for k, v in saved.items() if k in known})
             except (TypeError, ValueError):
                 pass
-        return TrainSettings()
+        return None
 
     def save_train(self, settings: TrainSettings) -> None:
-        """Remember ``settings`` for the next train form."""
-        self._write("train", asdict(settings))
+        """Remember ``settings`` for the next train form (not a run to resume: that is this run's choice)."""
+        self._write("train", {**asdict(settings), "resume": ""})
 
     def export_root_and_compression(self) -> tuple[str, str]:
         """The folder the last bundle went into (its parent) and the last compression."""

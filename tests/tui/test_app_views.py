@@ -189,6 +189,7 @@ async def test_jobs_run_through_the_runner(make_app: MakeApp, model5: Design) ->
         await pilot.pause()
         await pilot.press("t")
         await pilot.pause()
+        app.screen.query_one("#t-data", Input).value = "cifar10"  # offline and uncached: not offered
         await pilot.press("enter", "e")
         await pilot.pause()
         await pilot.press("enter")

@@ -60,7 +60,8 @@ def test_the_matrix_has_every_runtime_and_dtype(model5: Design) -> None:
     assert budget.matrix[0] == other.matrix[0]  # the same figures whichever is current
     lines = budget_lines(model5, board, settings, budget)
     tflm_row = next(line for line in lines if line.plain.startswith("tflm"))
-    highlighted = [tflm_row.plain[span.start:span.end] for span in tflm_row.spans if getattr(span.style, "reverse", False)]
+    highlighted = [tflm_row.plain[span.start:span.end] for span in tflm_row.spans
+                   if getattr(span.style, "reverse", False)]
     assert highlighted == ["624K / 78K  "]
 
 

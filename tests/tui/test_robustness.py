@@ -32,6 +32,7 @@ from tui.screens.custom_board import CustomBoardScreen
 from tui.screens.export_form import ExportFormScreen
 from tui.screens.layer_form import LayerFormScreen
 from tui.screens.notebook import NotebookScreen
+from tui.screens.open_dialog import OpenScreen
 from tui.screens.path_prompt import PathScreen
 from tui.screens.train_form import TrainFormScreen
 from tui.sources import in_presets, presets_dir, resolve_design
@@ -88,7 +89,7 @@ async def test_preset_opened_by_path_is_a_copy_saved_elsewhere(make_app: MakeApp
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("o")
-        assert isinstance(app.screen, PathScreen)
+        assert isinstance(app.screen, OpenScreen)
         app.screen.query_one(Input).value = str(preset_file)
         await pilot.press("enter")
         await pilot.pause()

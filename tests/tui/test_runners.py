@@ -176,6 +176,7 @@ async def test_jobs_queue_one_at_a_time(make_app: MakeApp, tmp_path: Path, fake_
         for _ in range(3):
             await pilot.press("t")
             await pilot.pause()
+            app.screen.query_one("#t-data", Input).value = "cifar10"  # nothing found here, cifar10 not cached
             await pilot.press("enter")
             await pilot.pause()
         first, second, third = app.jobs.cards

@@ -13,6 +13,7 @@ from designer.design import Design
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
 from tui.jobs import FakeRunner, Finished, Log, Metric, Progress
+from tui.screens.train_form import TrainFormScreen
 
 MakeApp = Callable[..., DesignerApp]
 SnapCompare = Callable[..., bool]
@@ -79,6 +80,8 @@ def test_jobs_running_and_failed(snap_compare: SnapCompare, make_app: MakeApp, m
     async def start_jobs(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
         for key in ("t", "enter", "e", "enter"):
+            if key == "enter" and isinstance(pilot.app.screen, TrainFormScreen):
+                pilot.app.screen.query_one("#t-data", Input).value = "cifar10"  # offline: not offered
             await pilot.press(key)
             await pilot.pause()
         for _ in range(3):

@@ -1,7 +1,9 @@
-"""A modal form re-checked on every keystroke: the error shows inline and Apply stays disabled until valid.
+"""A modal form re-checked on every change: the error shows inline and Apply stays disabled until valid.
 
 Subclasses compose an ``#form-error`` Static and ``#apply`` / ``#cancel`` buttons, and implement ``value()``
 (raising one of ``errors`` for anything impossible); the form dismisses with that value, or None on cancel.
+Enter applies from any field, a checkbox or a closed select included (Space toggles a checkbox and opens a
+select); only on a button or in an open select's list does Enter do what it does there.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from typing import ClassVar, TypeVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 ResultT = TypeVar("ResultT")
 
@@ -20,7 +23,8 @@ ResultT = TypeVar("ResultT")
 class CheckedFormScreen(ModalScreen[ResultT | None]):
     """Base of the app's small forms (train, export, conv group, custom board)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("enter", "enter", "Apply", show=False, priority=True)]
 
     errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
     """Exceptions value() raises for an impossible form; their message is shown inline."""
@@ -41,8 +45,15 @@ class CheckedFormScreen(ModalScreen[ResultT | None]):
         return result
 
     @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
     def _changed(self) -> None:
         self._check()
+
+    def action_enter(self) -> None:
+        """Enter: apply, unless a button or an open select's list has the focus."""
+        enter_applies(self)
+        self.action_apply()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")
@@ -56,3 +67,14 @@ class CheckedFormScreen(ModalScreen[ResultT | None]):
     def action_cancel(self) -> None:
         """Close without a result."""
         self.dismiss(None)
+
+
+def enter_applies(screen: Screen[object]) -> None:
+    """Raise SkipAction (Enter goes on to the focused widget) when a button or an open select has the focus:
+    there Enter presses the button or picks the option, as everywhere."""
+    focused = screen.focused
+    if focused is None:
+        return
+    if isinstance(focused, Button) or any(isinstance(node, Select) and node.expanded
+                                          for node in focused.ancestors_with_self):
+        raise SkipAction
