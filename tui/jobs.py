@@ -59,6 +59,8 @@ class Finished:
 
     ok: bool
     summary: str = ""
+    report: str = ""
+    """A file with the job's full report or log (a bundle's report.md, a run's worker.log), '' when none."""
 
 
 JobEvent = Queued | Progress | Log | Metric | Finished

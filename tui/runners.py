@@ -17,7 +17,7 @@ import contextlib
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,7 +197,7 @@ class ProcessRunner:
         yield Progress(0.0, "starting the training worker (loading TensorFlow)")
         yield Log(f"run folder {worker.run_dir}")
         async for out in _translated(worker, _TrainTranslator()):
-            yield out
+            yield replace(out, report=str(worker.log_path)) if isinstance(out, Finished) else out
 
     # --- export ----------------------------------------------------------------------------------------------
 
@@ -247,10 +247,40 @@ class ProcessRunner:
             return
         if final.ok:
             shutil.rmtree(job_dir, ignore_errors=True)
+            final = _with_figures(final)
         else:
             reason = "cancelled" if job.cancelled else final.summary
-            final = Finished(False, f"{reason} (worker log: {worker.log_path})")
+            final = Finished(False, f"{reason} (worker log: {worker.log_path})", report=str(worker.log_path))
         yield final
+
+
+def _with_figures(final: Finished) -> Finished:
+    """An export's result with the bundle's figures from its report.json, as ``cnn-designer export`` prints
+    them (the summary alone when the report cannot be read)."""
+    import json
+
+    try:
+        report = json.loads((Path(final.report).parent / "report.json").read_text(encoding="utf-8"))
+        lines = export_figures(report)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return final
+    return replace(final, summary="\n".join([final.summary, *lines]))
+
+
+def export_figures(report: dict[str, Any]) -> list[str]:
+    """The headline figures of a bundle's report.json, one line each (KeyError/TypeError when one is missing)."""
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2%}"
+
+    files, arena, acc = report["files"], report["arena"], report["accuracy"]
+    lines = [f"int8 .tflite {files['model_int8.tflite']['bytes']:,} B · float32 .tflite "
+             f"{files['model_float32.tflite']['bytes']:,} B",
+             f"TFLM arena measured {arena['int8_measured_bytes']:,} B / configured {arena['config_bytes']:,} B",
+             f"accuracy float32 {pct(acc['float32'])} / int8 {pct(acc['int8'])} · top-1 agreement "
+             f"{pct(acc['top1_agreement'])}"]
+    fit = ", ".join(f"{name} {'yes' if verdict['fits'] else 'NO'}" for name, verdict in report["fit"].items())
+    lines.append(f"fits {report['board']['name']}: {fit}")
+    return lines
 
 
 async def _translated(worker: TrainingJob | ExportJob,
@@ -285,6 +315,8 @@ class _TrainTranslator:
 
     def __init__(self) -> None:
         self.started: train_protocol.Started | None = None
+        self.best: tuple[int, float | None] | None = None
+        """(epoch, val_accuracy) of the best epoch so far."""
 
     def __call__(self, event: train_protocol.Event) -> list[JobEvent]:
         from designer.training import protocol as train_protocol
@@ -309,6 +341,8 @@ class _TrainTranslator:
             if started is not None:
                 out.append(Progress(fraction_done(started, event.epoch, started.steps_per_epoch),
                                     f"epoch {event.epoch}/{event.epochs} done"))
+            if event.best:
+                self.best = (event.epoch, event.val_accuracy)
             out.append(Log(f"epoch {event.epoch}/{event.epochs} loss {_num(event.loss)} acc "
                            f"{_num(event.accuracy, '.1%')} val_loss {_num(event.val_loss)} val_acc "
                            f"{_num(event.val_accuracy, '.1%')}{' best' if event.best else ''}"))
@@ -318,8 +352,10 @@ class _TrainTranslator:
         if isinstance(event, train_protocol.Finished):
             if event.ok:
                 acc = event.metrics.get("test_accuracy")
+                best = "" if self.best is None else f"\nbest epoch {self.best[0]}" + (
+                    "" if self.best[1] is None else f" (val_accuracy {self.best[1]:.1%})")
                 return [Finished(True, f"test accuracy {_num(acc, '.1%')} after {event.epochs_completed} "
-                                       f"epoch(s); run {event.run_dir}")]
+                                       f"epoch(s){best}\nrun folder {event.run_dir}")]
             return [Finished(False, f"cancelled after {event.epochs_completed} finished epoch(s); last.keras "
                                     f"kept in {event.run_dir}")]
         if isinstance(event, train_protocol.Failed):
@@ -349,7 +385,7 @@ def _translate_export(event: export_protocol.Event) -> list[JobEvent]:
         others = [w for w in event.warnings if not w.startswith("UNTRAINED")]
         if others:
             summary += f"; {len(others)} warning(s): " + "; ".join(others)
-        return [Finished(True, summary)]
+        return [Finished(True, summary, report=str(Path(event.out_dir) / "report.md"))]
     if isinstance(event, export_protocol.Failed):
         return [Finished(False, event.reason)]
     return []

@@ -92,6 +92,8 @@ async def test_train_with_the_real_worker(make_app: MakeApp, tmp_path: Path, tin
         assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(card.metrics)
         assert card.query(TrainCurves)
         assert card.lines[-1].startswith("test accuracy")
+        assert "best epoch 1" in card.summary and "run folder" in card.summary
+        assert card.report.endswith("worker.log") and Path(card.report).is_file()
         assert app.design == TINY
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.startswith("Tiny-") and (run_dir / "metrics.json").is_file()
@@ -117,6 +119,10 @@ async def test_export_untrained_with_the_real_worker(make_app: MakeApp, tmp_path
         await wait_for(pilot, lambda: card.status not in ("queued", "running"))
         assert card.status == "done", card.lines
         assert "UNTRAINED" in card.lines[-1] and str(out) in card.lines[-1]
+        # The bundle's figures, as the CLI prints them, and its report to open.
+        assert "int8 .tflite" in card.summary and "TFLM arena measured" in card.summary
+        assert "top-1 agreement" in card.summary and f"fits {app.board.name}:" in card.summary
+        assert card.report == str(out / "report.md") and Path(card.report).is_file()
         assert card.progress_events >= 8 and card.fraction == 1.0
         assert any(line.startswith("quantize:") for line in card.lines)
     for name in ("model_int8.tflite", "tiny_data.c", "tiny_ops.h", "report.json"):
@@ -271,7 +277,7 @@ def test_training_events_translate() -> None:
     assert [e for e in out if isinstance(e, Metric)] == [Metric("loss", 1, 1.0), Metric("accuracy", 1, 0.3),
                                                          Metric("val_loss", 1, 1.2)]
     assert Log("warning: hello") in out
-    assert out[-1] == Finished(True, "test accuracy 50.0% after 2 epoch(s); run runs/t")
+    assert out[-1] == Finished(True, "test accuracy 50.0% after 2 epoch(s)\nbest epoch 1\nrun folder runs/t")
     assert _TrainTranslator()(tp.Failed("out of memory")) == [Finished(False, "out of memory")]
 
 
@@ -285,6 +291,7 @@ def test_export_events_translate() -> None:
     (finished,) = _translate_export(xp.Exported("out/b", True, ["UNTRAINED DESIGN: x", "int8 drops 5 points"]))
     assert finished.ok and finished.summary.startswith("UNTRAINED") and "1 warning(s): int8 drops 5 points" in \
         finished.summary
+    assert finished.report == str(Path("out/b") / "report.md")
     assert _translate_export(xp.Failed("no space")) == [Finished(False, "no space")]
     assert isinstance(Queued(), Queued)
 

@@ -55,11 +55,18 @@ class JobsPane(Vertical):
 
     def _add(self, card: JobCard) -> Awaitable[None]:
         """Mount ``card`` at the bottom of the list (the first one brings the list)."""
+        self.call_after_refresh(self.scroll_to, card)
         lists = self.query("#job-list")
         if lists:
             return lists.first().mount(card)
         self.query("#no-jobs").remove()
         return self.mount(VerticalScroll(card, id="job-list"))  # mounted with its card, so awaiting it suffices
+
+    def scroll_to(self, card: JobCard) -> None:
+        """Scroll the list so that ``card`` (the newest, usually) shows, its end first."""
+        lists = self.query("#job-list")
+        if lists and card.is_mounted:
+            lists.first().scroll_to_widget(card, animate=False, top=False)
 
     def start(self, kind: str, design: Design, options: Mapping[str, object]) -> JobCard:
         """Start a ``kind`` job for ``design`` (or show why it cannot start) and return its card."""
@@ -92,6 +99,8 @@ class JobsPane(Vertical):
             async for event in self.runner.events(card.job_id):
                 card.apply(event)
                 if isinstance(event, Finished):
+                    if card is self.cards[-1]:
+                        self.call_after_refresh(self.scroll_to, card)  # its result made it taller
                     self.post_message(self.JobEnded(card.kind, event.ok))
                     return
         except Exception as exc:  # noqa: BLE001 - a broken runner must show as a failed job, not crash the app
