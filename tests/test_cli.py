@@ -384,3 +384,51 @@ def test_reproducers_via_the_real_command_have_no_traceback(case: str, tmp_path:
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------ polish (issue 12)
+
+@pytest.mark.parametrize("command", ["presets", "boards", "estimate", "train", "export", "report"])
+def test_each_subcommand_has_its_own_usage(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith(f"usage: cnn-designer {command} ") and "[DESIGN | --preset ID]" not in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"cnn-designer {version('cnn-designer')}"
+
+
+@pytest.mark.parametrize("argv, suggestion", [
+    (["estimate", "modle5"], "did you mean 'model5'?"),
+    (["estimate", "model5", "--board", "nucleo-f446"], "did you mean 'NUCLEO-F446RE'?"),
+    (["--preset", "mdel13"], "did you mean 'model13'?"),
+])
+def test_did_you_mean(capsys: pytest.CaptureFixture[str], argv: list[str], suggestion: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.strip().endswith(suggestion)
+
+
+def test_nothing_close_suggests_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "estimate", "model5", "--board", "zzzz")
+    assert code == 2 and "did you mean" not in err
+
+
+def test_int8_says_compression_has_no_effect(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "estimate", "model5", "--dtype", "int8")
+    assert code == 0 and "compression applies to float32 dense weights only; no effect with int8" in out
+    low = run_json(capsys, "estimate", "model5", "--dtype", "int8", "--compression", "none", "--json")
+    high = run_json(capsys, "estimate", "model5", "--dtype", "int8", "--compression", "high", "--json")
+    assert low["flash"] == high["flash"]  # what the message says: the estimator ignores it for int8
+    code, out, _ = run(capsys, "estimate", "model5")
+    assert code == 0 and "no effect" not in out
+
+
+def test_inference_time_depends_on_the_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    x = run_json(capsys, "estimate", "model5", "--dtype", "int8", "--json")
+    t = run_json(capsys, "estimate", "model5", "--dtype", "int8", "--runtime", "tflm", "--json")
+    assert t["inference_ms"] == pytest.approx(1.5 * x["inference_ms"], rel=1e-3)

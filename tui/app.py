@@ -34,7 +34,7 @@ from designer.boards import Board, load_catalogue
 from designer.design import Design, DesignError
 from designer.designfile import save
 from designer.layers import Dense, Flatten, Layer
-from tui.budget import Budget, RunAccuracy, Settings, compute_budget, estimator_failed
+from tui.budget import COMPRESSION_INT8_NOTE, Budget, RunAccuracy, Settings, compute_budget, estimator_failed
 from tui.editing import (
     BlockSpec,
     EditError,
@@ -402,8 +402,12 @@ class DesignerApp(App[None]):
         self._set_settings(self.settings.next_dtype())
 
     def action_cycle_compression(self) -> None:
-        """none -> low -> medium -> high -> none (X-CUBE-AI only)."""
+        """none -> low -> medium -> high -> none (X-CUBE-AI float32 only)."""
         self._set_settings(self.settings.next_compression())
+        if self.settings.runtime == "tflm":
+            self.set_status(f"compression {self.settings.compression}: TFLM has no weight compression")
+        elif self.settings.dtype == "int8":
+            self.set_status(f"compression {self.settings.compression}: {COMPRESSION_INT8_NOTE}")
 
     def set_board(self, board: Board) -> None:
         """Check the design against ``board``."""

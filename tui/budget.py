@@ -18,6 +18,9 @@ from designer.boards import Board, fits, inference_ms
 from designer.design import Design, DesignError
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate
 
+COMPRESSION_INT8_NOTE = "compression applies to float32 dense weights only; no effect with int8"
+"""What X-CUBE-AI's estimate does with compression under int8 (designer.xcubeai: int8 weights stay 1 B each)."""
+
 TIGHT_FRACTION = 0.8
 """From this share of a budget on, a bar turns from fine to tight (and over 1.0, to over)."""
 
@@ -49,9 +52,12 @@ class Settings:
         return self.latency_budget_ms if self.latency_budget_ms is not None else board.latency_budget_ms
 
     def describe(self) -> str:
-        """e.g. ``xcubeai · float32 · compression high`` (TFLM has no compression setting)."""
+        """e.g. ``xcubeai · float32 · compression high`` (TFLM has no compression setting, and X-CUBE-AI
+        compresses float32 dense weights only)."""
         if self.runtime == "tflm":
             return f"tflm · {self.dtype}"
+        if self.dtype == "int8":
+            return f"{self.runtime} · int8 · compression n/a"
         return f"{self.runtime} · {self.dtype} · compression {self.compression}"
 
 

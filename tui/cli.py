@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report,import}")
+    _add_version(parser)
+    # prog: each subcommand's usage reads "cnn-designer train ...", not the top-level usage (two lines of its
+    # own) with the subcommand appended to it.
+    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report,import}",
+                                prog=PROG)
     # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
     # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
     from tui.estimate_cli import add_estimate_commands
@@ -72,7 +77,52 @@ def build_app_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Open the cnn-designer app.")
     parser.add_argument("design", nargs="?", metavar="DESIGN", help="a design file path or a preset id")
     parser.add_argument("--preset", metavar="ID", help="open a copy of a preset (model0 ... model13)")
+    _add_version(parser)
     return parser
+
+
+def version() -> str:
+    """The installed package's version (``unknown`` when run from a tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version(PROG)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
+
+
+_UNKNOWN_NAME = (
+    re.compile(r"unknown (?P<what>preset|board) '(?P<name>[^']*)'"),
+    re.compile(r"'(?P<name>[^']*)' is neither a (?P<what>preset)"),
+)
+
+
+def did_you_mean(message: str) -> str:
+    """``message`` with "; did you mean 'model5'?" after an unknown preset or board name, when one is close."""
+    import difflib
+
+    for pattern in _UNKNOWN_NAME:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        if match["what"] == "preset":
+            from presets import preset_ids
+
+            names = preset_ids()
+        else:
+            from designer.boards import load_catalogue
+
+            names = load_catalogue().names()
+        by_key = {n.casefold(): n for n in names}
+        close = difflib.get_close_matches(match["name"].casefold(), list(by_key), n=1, cutoff=0.6)
+        if close:
+            return f"{message}; did you mean '{by_key[close[0]]}'?"
+    return message
 
 
 def open_app(design: str | None, preset: str | None) -> int:
@@ -146,7 +196,7 @@ def _run(args_list: list[str], command: bool) -> int:
         print(_one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except (DesignError, BoardError) as exc:
-        print(f"{PROG}: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{PROG}: {did_you_mean(_one_line(str(exc)))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

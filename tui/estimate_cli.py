@@ -23,6 +23,7 @@ from designer.boards import Board, default_board, find_board, fits, inference_ms
 from designer.design import Design, DesignError, analyze
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate, format_size
 from presets import load_preset, preset_ids
+from tui.budget import COMPRESSION_INT8_NOTE
 from tui.sources import resolve_design
 
 
@@ -271,7 +272,9 @@ def _print_estimate(report: dict[str, Any], board: Board, out: Console) -> None:
     summary.add_column("what", style="bold")
     summary.add_column("value")
     settings = f"{report['runtime']}, {report['dtype']}"
-    if report["runtime"] == "xcubeai":
+    if report["runtime"] == "xcubeai" and report["dtype"] == "int8":
+        settings += f", compression {report['compression']}: {COMPRESSION_INT8_NOTE}"
+    elif report["runtime"] == "xcubeai":
         settings += f", compression {report['compression']}"
     summary.add_row("runtime", settings)
     if report["basis"]:
@@ -284,7 +287,7 @@ def _print_estimate(report: dict[str, Any], board: Board, out: Console) -> None:
     summary.add_row("RAM", _budget_line(ram["total"], ram["budget"], ram["fits"]))
     summary.add_row("", f"activations {_bytes(ram['activations'])} + runtime {_bytes(ram['runtime'])}")
     summary.add_row("verdict", _verdict(report["fits"]))
-    summary.add_row("inference", f"~{report['inference_ms']:,.1f} ms (estimate)")
+    summary.add_row("inference", f"~{report['inference_ms']:,.1f} ms with {report['runtime']} (estimate)")
     out.print(summary)
 
     layers = Table(title="Layers", title_justify="left", box=box.SIMPLE_HEAD)
