@@ -125,7 +125,7 @@ def pick_board(app: DesignerApp) -> None:
     def done(board: Board | None) -> None:
         if board is not None:
             app.set_board(board)
-    app.push_screen(BoardPickerScreen(app.boards, app.board, footprint), done)
+    app.push_screen(BoardPickerScreen(app.boards, app.board, footprint, app.settings.describe()), done)
 
 
 def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
