@@ -1,8 +1,9 @@
 """The notebook view: every preset and saved design side by side, sortable, exportable as markdown.
 
 Keys 1-8 sort by that column (again to reverse), clicking a header does the same; Enter opens the row's
-design in the designer as an unsaved copy; ``m`` writes the table as markdown to a file you name; Escape goes
-back to the designer.
+design in the designer as an unsaved copy; ``p`` shows a scatter of accuracy against flash (``x``: against
+RAM) with the board's budget line; ``m`` writes the table as markdown to a file you name; Escape goes back to
+the designer.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class NotebookScreen(Screen[NotebookRow | None]):
     BINDINGS = [
         Binding("escape,N", "back", "Back"),
         Binding("m", "export", "Export markdown"),
+        Binding("p", "plot", "Accuracy plot"),
+        Binding("x", "plot_axis", "Plot flash/RAM"),
         *[Binding(str(i + 1), f"sort({i})", f"Sort by {header}", show=False)
           for i, (_, header) in enumerate(COLUMNS)],
     ]
@@ -41,14 +44,40 @@ class NotebookScreen(Screen[NotebookRow | None]):
         self.settings = settings
         self.sort_key = ""
         self.reverse = False
+        self.plot_axis = "flash"
+        """What the scatter's x axis is: "flash" or "ram"."""
 
     def compose(self) -> ComposeResult:
-        yield Label(Content.from_markup("Notebook — estimated for [b]$board[/b] with $settings  "
-                                        "[dim]Enter open a copy · 1-8 sort · m export markdown · Escape back[/dim]",
+        yield Label(Content.from_markup("Notebook — estimated for [b]$board[/b] with $settings  [dim]Enter open a "
+                                        "copy · 1-8 sort · p plot · m export markdown · Escape back[/dim]",
                                         board=self.board.name, settings=self.settings.describe()),
                     id="notebook-title")
         yield DataTable(id="notebook-table", cursor_type="row")
         yield Footer()
+
+    def action_plot(self) -> None:
+        """Show or hide the scatter of accuracy against flash (or RAM)."""
+        # Imported here: plotext is needed only once the plot is asked for.
+        from tui.widgets.accuracy_plot import AccuracyPlot
+
+        found = self.query(AccuracyPlot)
+        if found:
+            found.first().remove()
+            return
+        plot = AccuracyPlot(id="notebook-plot")
+        self.mount(plot, before=self.query_one(Footer))
+        plot.show(self.rows, self.board, self.plot_axis)
+
+    def action_plot_axis(self) -> None:
+        """Plot against RAM instead of flash, or back (opens the plot if it is hidden)."""
+        from tui.widgets.accuracy_plot import AccuracyPlot
+
+        self.plot_axis = "ram" if self.plot_axis == "flash" else "flash"
+        found = self.query(AccuracyPlot)
+        if found:
+            found.first().show(self.rows, self.board, self.plot_axis)
+        else:
+            self.action_plot()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
