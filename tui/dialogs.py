@@ -281,6 +281,18 @@ def export(app: DesignerApp) -> None:
                                      datasets=find_datasets(app.places.designs_dir or Path.cwd())), done)
 
 
+def memory(app: DesignerApp) -> None:
+    """The memory view: the activation bytes alive per layer as bars, the peak named."""
+    from tui.screens.memory import MemoryScreen
+
+    budget = app.budget
+    if budget is None or budget.footprint is None:
+        app.set_status("no memory picture: the design does not estimate", error=True)
+        return
+    names = {i: f"{layer.kind} {layer.summary()}".strip() for i, layer in enumerate(app.design.layers)}
+    app.push_screen(MemoryScreen(budget.footprint, app.board, app.settings.describe(), names))
+
+
 def show_help(app: DesignerApp) -> None:
     """The key-binding overlay."""
     from tui.screens.help import HelpScreen

@@ -46,6 +46,7 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("s,ctrl+s", "save", "Save", True),
     ("S", "dialog('save_as')", "Save as", False),
     ("N", "dialog('notebook')", "Notebook view", True),
+    ("M", "dialog('memory')", "Memory view (activations per layer)", False),
     ("t", "dialog('train')", "Train", True),
     ("e", "dialog('export')", "Export", True),
     ("k", "cancel_job", "Cancel the newest job", False),
