@@ -216,3 +216,31 @@ def test_sigkill_after_edits_then_restore(tmux: Callable[[], Tmux], tmp_path: Pa
     second.keys("d")
     _wait_until(lambda: not second.alive(), "the app to quit")
     assert not recovery.exists()  # quitting on purpose removes the recovery file
+
+
+def test_command_palette_opens_a_preset_in_tmux(tmux: Callable[[], Tmux]) -> None:
+    # Issue 12: start bare, Ctrl+P, "model5", Enter -> Model5 loaded (an unsaved copy).
+    app = tmux()
+    app.start()
+    app.wait_for(lambda s: "untitled" in s and "Board" in s, "the first frame")
+    app.keys("C-p")
+    app.wait_for(lambda s: "Search for commands" in s, "the command palette")
+    app.type_text("model5")
+    app.wait_for(lambda s: "Open preset Model5" in s, "the preset command")
+    app.keys("Down", "Enter")
+    screen = app.wait_for(lambda s: "Model5 — not saved" in s and "64 3x3 s1 same relu" in s, "Model5 loaded")
+    assert "opened a copy of preset model5" in screen
+    app.keys("q")
+    _wait_until(lambda: not app.alive(), "the app to quit")
+
+
+def test_a_burst_of_keys_is_applied_in_order_in_tmux(tmux: Callable[[], Tmux]) -> None:
+    # Issue 12: "0", Backspace, "48" sent in one write gave "04" (Backspace ran after the characters behind it).
+    app = tmux()
+    app.start("--preset", "model5")
+    app.wait_for(lambda s: "64 3x3 s1 same relu" in s, "the first frame")
+    app.open_form(6)
+    app.wait_for(lambda s: re.search(r"filters\s+\S\s+64\s+\S", s) is not None, "the filters field")
+    app.keys("End")
+    subprocess.run(["tmux", "send-keys", "-t", app.name, "BSpace", "BSpace", "0", "BSpace", "4", "8"], check=True)
+    app.wait_for(lambda s: re.search(r"filters\s+\S\s+48\s+\S", s) is not None, "filters = 48, in order")
