@@ -150,6 +150,10 @@ async def bench_edits(edits: int, gap_s: float = 0.04) -> tuple[list[float], lis
             await pilot.pause()
             for n in range(edits):
                 await asyncio.sleep(gap_s)
+                # The previous edit's follow-up frame (the budget panel's runtime x dtype matrix, drawn after
+                # the edit's own frame) is out before the next key: on a loaded machine it can take longer
+                # than the gap, and it is not the frame this key causes.
+                await pilot.pause()
                 frames.clear()
                 before = len(app.history.past)
                 key = events.Key("minus", "-") if n % 2 else events.Key("plus", "+")

@@ -34,7 +34,16 @@ from designer.boards import Board, load_catalogue
 from designer.design import Design, DesignError
 from designer.designfile import save
 from designer.layers import Dense, Flatten, Layer
-from tui.budget import COMPRESSION_INT8_NOTE, Budget, RunAccuracy, Settings, compute_budget, estimator_failed
+from tui.budget import (
+    COMPRESSION_INT8_NOTE,
+    Budget,
+    RunAccuracy,
+    Settings,
+    compute_budget,
+    estimator_failed,
+    matrix_for,
+    provisional_matrix,
+)
 from tui.editing import (
     BlockSpec,
     EditError,
@@ -107,6 +116,7 @@ class DesignerApp(App[None]):
         """Where the traceback of an unexpected error went (set once, by the first one)."""
         self.crashed: BaseException | None = None
         """The first unexpected error (None while all is well)."""
+        self._matrix_pending = False
         self.runs: dict[tuple[object, ...], RunAccuracy] = {}
         """Design key (tui.run_index.design_key) -> its latest training run, loaded after the first frame."""
 
@@ -186,12 +196,18 @@ class DesignerApp(App[None]):
 
         return self.runs.get(design_key(design))
 
-    def refresh_view(self) -> None:
-        """Recompute the counters from the design and redraw the table, the panel and the title."""
+    def refresh_view(self, *, edit: bool = False) -> None:
+        """Recompute the counters from the design and redraw the table, the panel and the title. After an
+        ``edit`` the panel's runtime × dtype matrix (three more estimates) is filled in after the frame."""
         try:
-            budget = compute_budget(self.design, self.board, self.settings, self.last_valid)
+            budget = compute_budget(self.design, self.board, self.settings, self.last_valid, matrix=not edit)
         except Exception as exc:  # noqa: BLE001 - an estimator bug must not take the user's edits down with it
             budget = estimator_failed(self.budget, exc, self.settings)
+        if edit and budget.footprint is not None and not budget.estimator_error:
+            budget = replace(budget, matrix=provisional_matrix(self.budget, self.settings, budget.footprint,
+                                                               self.board))
+            if any(cell.stale for cell in budget.matrix):
+                self._schedule_matrix()
         if not budget.stale:
             self.last_valid = self.design
         run = self._run_of(self.design)
@@ -214,6 +230,26 @@ class DesignerApp(App[None]):
         elif budget.error is not None:
             self.set_status(f"Design invalid: {budget.error}", error=True)
 
+    def _schedule_matrix(self) -> None:
+        # After the edit's frame, not before it (as the autosave): the edit shows at once, the matrix a frame
+        # later. Edits handled before that frame share one matrix.
+        if not self._matrix_pending:
+            self._matrix_pending = True
+            self.call_after_refresh(self._fill_matrix)
+
+    def _fill_matrix(self) -> None:
+        self._matrix_pending = False
+        budget = self.budget
+        design = self.last_valid if budget is not None and budget.stale else self.design
+        if budget is None or budget.footprint is None or budget.estimator_error or design is None:
+            return
+        try:
+            matrix = matrix_for(design, self.board, self.settings, budget.footprint)
+        except Exception:  # noqa: BLE001 - its cells stay grey; the estimate itself is shown
+            return
+        self.budget = replace(budget, matrix=matrix)
+        self.main.query_one(BudgetPanel).show(self.design, self.board, self.settings, self.budget)
+
     def set_status(self, text: str, *, error: bool = False) -> None:
         """Show one line under the table (errors in red); ``text`` is plain text (file names, typed values)."""
         self.status = text
@@ -230,7 +266,7 @@ class DesignerApp(App[None]):
             design = self.saved_design
         self.history = self.history.push(design)
         self.set_status(message)
-        self.refresh_view()
+        self.refresh_view(edit=True)
         if cursor is not None:
             self.table.select_target(cursor)
         self._schedule_autosave()
@@ -383,7 +419,7 @@ class DesignerApp(App[None]):
             self.set_status(str(exc), error=True)
             return
         self.set_status(what)
-        self.refresh_view()
+        self.refresh_view(edit=True)
         self._schedule_autosave()
 
     # --- estimate settings and board ---------------------------------------------------------------------

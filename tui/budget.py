@@ -129,6 +129,8 @@ class Cell:
     """None when this combination does not estimate (a layer it cannot run, or its estimator failed)."""
     ram_bytes: int | None
     fits: bool
+    stale: bool = False
+    """The figures are the design's before the last edit (the app fills the matrix in after the edit's frame)."""
 
 
 @dataclass(frozen=True)
@@ -211,9 +213,25 @@ def estimate_with(design: Design, settings: Settings) -> Footprint:
     return estimate(design, runtime=settings.runtime, dtype=settings.dtype, compression=settings.compression)
 
 
+def provisional_matrix(previous: Budget | None, settings: Settings, footprint: Footprint,
+                       board: Board) -> tuple[Cell, ...]:
+    """Until the matrix is estimated again: ``previous``'s cells marked stale, the current one fresh (the
+    previous matrix as it is when the figures did not change, e.g. an edit that made the design invalid)."""
+    if previous is None or not previous.matrix:
+        return ()
+    if previous.footprint == footprint:
+        return previous.matrix
+    current = Cell(settings.runtime, settings.dtype, footprint.flash_bytes, footprint.ram_bytes,
+                   footprint_fits(footprint, board))
+    return tuple(current if (c.runtime, c.dtype) == (current.runtime, current.dtype) else replace(c, stale=True)
+                 for c in previous.matrix)
+
+
 def compute_budget(design: Design, board: Board, settings: Settings,
-                   last_valid: Design | None = None) -> Budget:
-    """The budget of ``design``; an invalid design yields its error and ``last_valid``'s figures (stale)."""
+                   last_valid: Design | None = None, *, matrix: bool = True) -> Budget:
+    """The budget of ``design``; an invalid design yields its error and ``last_valid``'s figures (stale).
+    ``matrix=False`` leaves the other runtime × dtype estimates out (an edit's fast path: the app adds them
+    after the edit's frame)."""
     try:
         footprint = estimate_with(design, settings)
     except DesignError as exc:
@@ -226,11 +244,11 @@ def compute_budget(design: Design, board: Board, settings: Settings,
             return Budget(None, str(exc), exc.index, True, (), None, None)
         bars, ms = bars_for(old, board, settings)
         return Budget(old, str(exc), exc.index, True, bars, ms, None,
-                      matrix=matrix_for(last_valid, board, settings, old),
+                      matrix=matrix_for(last_valid, board, settings, old) if matrix else (),
                       latency_budget_ms=settings.latency_budget(board))
     bars, ms = bars_for(footprint, board, settings)
     return Budget(footprint, None, None, False, bars, ms, footprint_fits(footprint, board),
-                  matrix=matrix_for(design, board, settings, footprint),
+                  matrix=matrix_for(design, board, settings, footprint) if matrix else (),
                   latency_budget_ms=settings.latency_budget(board))
 
 

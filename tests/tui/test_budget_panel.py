@@ -129,3 +129,18 @@ async def test_accuracy_from_the_designs_latest_run(make_app: MakeApp, model5: D
         app.table.select_layer(0)
         await pilot.press("plus")  # another network: its run is not this one
         assert app.budget.run is None and "Accuracy" not in panel_text(app)
+
+
+async def test_an_edit_fills_the_matrix_in_after_its_frame(make_app: MakeApp, model5: Design) -> None:
+    app = make_app(model5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.table.select_layer(0)
+        app.action_bump(1)  # the edit's own work: the current estimate only
+        assert app.budget is not None and app.budget.footprint is not None
+        current = next(c for c in app.budget.matrix if (c.runtime, c.dtype) == ("xcubeai", "float32"))
+        assert not current.stale and current.flash_bytes == app.budget.footprint.flash_bytes
+        assert sum(c.stale for c in app.budget.matrix) == 3
+        await pilot.pause()
+        assert app.budget.matrix == compute_budget(app.design, app.board, app.settings).matrix
+        assert not any(c.stale for c in app.budget.matrix)

@@ -77,17 +77,18 @@ def _matrix(budget: Budget, settings: Settings) -> list[Content]:
     gap = " " * _TABLE_GAP
     label_width = max(len("flash/RAM"), *(len(runtime) for runtime in RUNTIMES))
     texts = {(c.runtime, c.dtype): ("–" if c.flash_bytes is None or c.ram_bytes is None
-                                    else f"{short_bytes(c.flash_bytes)} / {short_bytes(c.ram_bytes)}", c.fits)
+                                    else f"{short_bytes(c.flash_bytes)} / {short_bytes(c.ram_bytes)}", c.fits,
+                                    c.stale)
              for c in budget.matrix}
     width = max(len(dtype) for dtype in DTYPES)
-    width = max(width, *(len(text) for text, _ in texts.values()))
+    width = max(width, *(len(text) for text, _, _ in texts.values()))
     lines = [_line((f"{'flash/RAM':<{label_width}}", "bold"),
                    *((f"{gap}{dtype:<{width}}", "bold") for dtype in DTYPES))]
     for runtime in RUNTIMES:
         parts: list[tuple[str, str]] = [(f"{runtime:<{label_width}}", "bold")]
         for dtype in DTYPES:
-            text, fit = texts.get((runtime, dtype), ("–", False))
-            style = "grey50" if budget.stale else ("green" if fit else "red")
+            text, fit, stale = texts.get((runtime, dtype), ("–", False, True))
+            style = "grey50" if budget.stale or stale else ("green" if fit else "red")
             if (runtime, dtype) == (settings.runtime, settings.dtype):
                 style = f"reverse bold {style}"
             parts += [(gap, ""), (f"{text:<{width}}", style)]
