@@ -65,22 +65,14 @@ def _cycle(options: tuple[str, ...], current: str) -> str:
     return options[(options.index(current) + 1) % len(options)]
 
 
-def human_bytes(n_bytes: int) -> str:
-    """``512 B``, ``147.0 KiB``, ``1.25 MiB``."""
+def human_bytes(n_bytes: int, *, short: bool = False) -> str:
+    """``512 B``, ``147.0 KiB``, ``1.25 MiB``; ``short``: ``512B``, ``147K``, ``1.25M`` (KiB/MiB, for the
+    panel's matrix, where a column is ~6 cells wide)."""
     if n_bytes < 1024:
-        return f"{n_bytes} B"
+        return f"{n_bytes}B" if short else f"{n_bytes} B"
     if n_bytes < 1024 * 1024:
-        return f"{n_bytes / 1024:.1f} KiB"
-    return f"{n_bytes / (1024 * 1024):.2f} MiB"
-
-
-def short_bytes(n_bytes: int) -> str:
-    """``512B``, ``147K``, ``1.25M`` (KiB/MiB): for the panel's matrix, where a column is ~6 cells wide."""
-    if n_bytes < 1024:
-        return f"{n_bytes}B"
-    if n_bytes < 1024 * 1024:
-        return f"{n_bytes / 1024:.0f}K"
-    return f"{n_bytes / (1024 * 1024):.2f}M"
+        return f"{n_bytes / 1024:.0f}K" if short else f"{n_bytes / 1024:.1f} KiB"
+    return f"{n_bytes / (1024 * 1024):.2f}" + ("M" if short else " MiB")
 
 
 def human_count(n: int) -> str:

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from designer.design import Design
-from designer.designfile import load
 from designer.export.csource import c_identifier
 from designer.footprint import COMPRESSIONS
-from designer.training.runs import DESIGN_FILE, RunSummary, list_runs
+from designer.training.runs import RunSummary, list_runs
 from tui.recovery import state_dir
-from tui.sources import LOAD_ERRORS, in_presets
+from tui.sources import in_presets
 
 SETTINGS_FILE = "job_settings.json"
 CIFAR10 = "cifar10"
@@ -263,16 +262,7 @@ class SettingsStore:
 
 def trained_run_for(design: Design, runs_dir: Path) -> RunSummary | None:
     """The best measured run whose design.toml is this very design (same layers, input and classes), or None."""
-    best: RunSummary | None = None
-    for run in list_runs(runs_dir, design.name):
-        if run.accuracy is None or run.status != "completed":
-            continue
-        try:
-            trained = load(run.run_dir / DESIGN_FILE)
-        except LOAD_ERRORS:
-            continue
-        same = (trained.layers, trained.input_shape, trained.classes) == (design.layers, design.input_shape,
-                                                                         design.classes)
-        if same and (best is None or (run.accuracy or 0.0) > (best.accuracy or 0.0)):
-            best = run
-    return best
+    from tui.run_index import completed_runs, design_key
+
+    same = [run for run, trained in completed_runs(runs_dir, design.name) if design_key(trained) == design_key(design)]
+    return max(same, key=lambda run: run.accuracy or 0.0, default=None)

@@ -133,14 +133,20 @@ def make_run(runs: Path, name: str, design_name: str, data: str, *, design: obje
     return run
 
 
-async def test_resume_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path: Path) -> None:
-    data = tmp_path / "elsewhere" / "set.npz"  # outside the run: resume would refuse to read it unasked
+def run_with_outside_data(tmp_path: Path) -> tuple[Path, Path]:
+    """A Model0 run (with last.keras) whose config.json names a data set outside the run folder, which resume
+    and export refuse to read unasked; returns (run folder, data set)."""
+    data = tmp_path / "elsewhere" / "set.npz"
     data.parent.mkdir()
     data.write_bytes(b"")
-    model0 = load_preset("model0")
-    run = make_run(tmp_path / "runs", "model0-20261201-100000", "Model0", str(data), design=model0)
+    return make_run(tmp_path / "runs", "model0-20261201-100000", "Model0", str(data),
+                    design=load_preset("model0")), data
+
+
+async def test_resume_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path: Path) -> None:
+    run, data = run_with_outside_data(tmp_path)
     fake = runner()
-    app = make_app(model0, runner=fake)
+    app = make_app(load_preset("model0"), runner=fake)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("t")
@@ -156,14 +162,10 @@ async def test_resume_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path
 
 
 async def test_export_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path: Path) -> None:
-    data = tmp_path / "elsewhere" / "set.npz"
-    data.parent.mkdir()
-    data.write_bytes(b"")
-    model0 = load_preset("model0")
-    run = make_run(tmp_path / "runs", "model0-20261201-100000", "Model0", str(data), design=model0)
+    run, data = run_with_outside_data(tmp_path)
     (run / "status.json").write_text(json.dumps({"status": "completed"}))
     fake = runner()
-    app = make_app(model0, runner=fake)
+    app = make_app(load_preset("model0"), runner=fake)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e")

@@ -27,7 +27,7 @@ from textual.widget import Widget
 from designer.boards import Board
 from designer.design import Design
 from designer.footprint import DTYPES, RUNTIMES, format_size
-from tui.budget import Bar, Budget, Settings, human_count, short_bytes
+from tui.budget import Bar, Budget, Cell, Settings, human_bytes, human_count
 
 BAR_WIDTH = 38
 _LEVEL_STYLE = {"fine": "green", "tight": "yellow", "over": "bold red"}
@@ -72,14 +72,17 @@ def _table(rows: list[tuple[str, str, str]], ours_style: str) -> list[Content]:
     return lines
 
 
+def _cell_text(cell: Cell) -> str:
+    if cell.flash_bytes is None or cell.ram_bytes is None:
+        return "–"
+    return f"{human_bytes(cell.flash_bytes, short=True)} / {human_bytes(cell.ram_bytes, short=True)}"
+
+
 def _matrix(budget: Budget, settings: Settings) -> list[Content]:
     """Flash / RAM for each runtime (rows) × dtype (columns); the current one reversed, a misfit red."""
     gap = " " * _TABLE_GAP
     label_width = max(len("flash/RAM"), *(len(runtime) for runtime in RUNTIMES))
-    texts = {(c.runtime, c.dtype): ("–" if c.flash_bytes is None or c.ram_bytes is None
-                                    else f"{short_bytes(c.flash_bytes)} / {short_bytes(c.ram_bytes)}", c.fits,
-                                    c.stale)
-             for c in budget.matrix}
+    texts = {(c.runtime, c.dtype): (_cell_text(c), c.fits, c.stale) for c in budget.matrix}
     width = max(len(dtype) for dtype in DTYPES)
     width = max(width, *(len(text) for text, _, _ in texts.values()))
     lines = [_line((f"{'flash/RAM':<{label_width}}", "bold"),
