@@ -9,6 +9,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from tui.editing import BlockSpec, EditError
 from tui.screens.checked_form import CheckedFormScreen
 from tui.widgets.form_input import FormInput
+from tui.widgets.state_checkbox import StateCheckbox
 
 
 class BlockFormScreen(CheckedFormScreen[BlockSpec]):
@@ -25,8 +26,8 @@ class BlockFormScreen(CheckedFormScreen[BlockSpec]):
                 with Horizontal(classes="form-row"):
                     yield Label(key, classes="form-label")
                     yield FormInput(str(value), id=f"b-{key}")
-            yield Checkbox("batchnorm after each conv", value=spec.batchnorm, id="b-batchnorm")
-            yield Checkbox("2x2 max pool", value=spec.pool, id="b-pool")
+            yield StateCheckbox("batchnorm after each conv", spec.batchnorm, id="b-batchnorm")
+            yield StateCheckbox("2x2 max pool", spec.pool, id="b-pool")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add", id="apply", variant="primary")

@@ -46,7 +46,7 @@ class OpenScreen(ModalScreen[str | None]):
         suggestions = [c.spec for c in self.choices if c.kind == "preset"] + [c.name for c in self.choices
                                                                              if c.kind != "preset"]
         with Vertical(id="open-dialog", classes="dialog"):
-            yield Label("Open a design file, or a preset id (model0 … model13: opens a copy)",
+            yield Label("Open a design file, or a preset (by id, e.g. model5: opens a copy)",
                         classes="dialog-title")
             yield FormInput(self.value, id="open-input", placeholder="path/to/design.toml or model5",
                             suggester=SuggestFromList(suggestions, case_sensitive=False))
