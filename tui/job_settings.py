@@ -165,6 +165,8 @@ class ExportSettings:
     """The calibration and evaluation data (""; none: an untrained design calibrates on random images)."""
     calibration_images: int = 300
     eval_images: int = 10_000
+    micro_eval_images: int = 1_000
+    """Of the test images, this many also run through tflite-micro (the board's kernels): the reported accuracy."""
     stedgeai: bool = True
     """Run ``stedgeai analyze`` when it is on PATH."""
 
@@ -179,7 +181,8 @@ class ExportSettings:
                              f"'{self.compression}'")
         if self.data and self.data != CIFAR10 and not Path(self.data).expanduser().exists():
             raise ValueError(f"dataset: no such file or folder: {self.data}")
-        for label, value in (("calibration images", self.calibration_images), ("test images", self.eval_images)):
+        for label, value in (("calibration images", self.calibration_images), ("test images", self.eval_images),
+                             ("tflite-micro images", self.micro_eval_images)):
             if value < 1:
                 raise ValueError(f"{label} must be >= 1, received {value}")
 

@@ -268,19 +268,21 @@ def _with_figures(final: Finished) -> Finished:
 
 
 def export_figures(report: dict[str, Any]) -> list[str]:
-    """The headline figures of a bundle's report.json, one line each (KeyError/TypeError when one is missing)."""
+    """The headline figures of a bundle's report.json, one line each, as ``cnn-designer export`` prints them
+    (KeyError/TypeError when one is missing)."""
     def pct(value: float | None) -> str:
         return "–" if value is None else f"{value:.2%}"
 
     files, arena, acc = report["files"], report["arena"], report["accuracy"]
-    lines = [f"int8 .tflite {files['model_int8.tflite']['bytes']:,} B · float32 .tflite "
-             f"{files['model_float32.tflite']['bytes']:,} B",
-             f"TFLM arena measured {arena['int8_measured_bytes']:,} B / configured {arena['config_bytes']:,} B",
-             f"accuracy float32 {pct(acc['float32'])} / int8 {pct(acc['int8'])} · top-1 agreement "
-             f"{pct(acc['top1_agreement'])}"]
+    cortex_m = arena["cortex_m"]
     fit = ", ".join(f"{name} {'yes' if verdict['fits'] else 'NO'}" for name, verdict in report["fit"].items())
-    lines.append(f"fits {report['board']['name']}: {fit}")
-    return lines
+    return [f"int8 .tflite {files['model_int8.tflite']['bytes']:,} B · float32 .tflite "
+            f"{files['model_float32.tflite']['bytes']:,} B",
+            f"TFLM arena (CMSIS-NN) derived {cortex_m['cmsis_nn_bytes']:,} B / configured "
+            f"{cortex_m['cmsis_nn_config_bytes']:,} B; measured on the host {arena['int8_measured_bytes']:,} B",
+            f"accuracy float32 {pct(acc['float32'])} / int8 {pct(acc['int8'])} (tflite-micro, "
+            f"{acc['images']:,} images) · top-1 agreement {pct(acc['top1_agreement'])}",
+            f"fits {report['board']['name']}: {fit}"]
 
 
 async def _translated(worker: TrainingJob | ExportJob,

@@ -98,12 +98,13 @@ def test_cli_hints_in_the_apps_words() -> None:
 
 def test_export_figures_are_those_the_cli_prints() -> None:
     report = {"files": {"model_int8.tflite": {"bytes": 61_234}, "model_float32.tflite": {"bytes": 230_000}},
-              "arena": {"int8_measured_bytes": 43_120, "config_bytes": 44_160},
-              "accuracy": {"float32": 0.712, "int8": 0.709, "top1_agreement": 0.985},
+              "arena": {"int8_measured_bytes": 43_120,
+                        "cortex_m": {"cmsis_nn_bytes": 40_000, "cmsis_nn_config_bytes": 41_024}},
+              "accuracy": {"float32": 0.712, "int8": 0.709, "top1_agreement": 0.985, "images": 1_000},
               "board": {"name": "NUCLEO-F446RE"},
               "fit": {"xcubeai float32": {"fits": True}, "tflm int8": {"fits": False}}}
     assert export_figures(report) == [
         "int8 .tflite 61,234 B · float32 .tflite 230,000 B",
-        "TFLM arena measured 43,120 B / configured 44,160 B",
-        "accuracy float32 71.20% / int8 70.90% · top-1 agreement 98.50%",
+        "TFLM arena (CMSIS-NN) derived 40,000 B / configured 41,024 B; measured on the host 43,120 B",
+        "accuracy float32 71.20% / int8 70.90% (tflite-micro, 1,000 images) · top-1 agreement 98.50%",
         "fits NUCLEO-F446RE: xcubeai float32 yes, tflm int8 NO"]

@@ -120,7 +120,7 @@ async def test_export_untrained_with_the_real_worker(make_app: MakeApp, tmp_path
         assert card.status == "done", card.lines
         assert "UNTRAINED" in card.lines[-1] and str(out) in card.lines[-1]
         # The bundle's figures, as the CLI prints them, and its report to open.
-        assert "int8 .tflite" in card.summary and "TFLM arena measured" in card.summary
+        assert "int8 .tflite" in card.summary and "TFLM arena (CMSIS-NN) derived" in card.summary
         assert "top-1 agreement" in card.summary and f"fits {app.board.name}:" in card.summary
         assert card.report == str(out / "report.md") and Path(card.report).is_file()
         assert card.progress_events >= 8 and card.fraction == 1.0

@@ -25,7 +25,8 @@ from tui.widgets.form_input import FormInput
 from tui.widgets.state_checkbox import StateCheckbox
 
 _COUNTS = (("calibration_images", "calibration images", "training images that calibrate int8"),
-           ("eval_images", "test images", "at most this many, float32 vs int8"))
+           ("eval_images", "test images", "at most this many, float32 vs int8"),
+           ("micro_eval_images", "micro images", "of those, run on tflite-micro: the reported accuracy"))
 
 
 class ExportFormScreen(CheckedFormScreen[ExportSettings]):

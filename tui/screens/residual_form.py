@@ -34,6 +34,7 @@ from tui.editing import (
 )
 from tui.screens.checked_form import CheckedFormScreen
 from tui.screens.layer_form import check_item
+from tui.widgets.form_input import FormInput
 
 _PROJECTION = "projection"
 _IDENTITY = "identity"
@@ -48,7 +49,7 @@ def _last_fields(activation: str, group: str) -> ComposeResult:
     """The fields both forms end with: the activation after the add, the group label."""
     yield _row("after the add", Select([(a, a) for a in ACTIVATIONS], value=activation, allow_blank=False,
                                        id="r-activation"))
-    yield _row("group", Input(group, id="r-group"))
+    yield _row("group", FormInput(group, id="r-group"))
 
 
 def _buttons(apply: str) -> ComposeResult:
@@ -121,7 +122,7 @@ class ResidualFormScreen(_BlockForm):
             with VerticalScroll(id="residual-fields"):
                 for key, value in (("filters", spec.filters), ("convs", spec.convs), ("kernel", spec.kernel),
                                    ("strides", spec.strides)):
-                    yield _row(key, Input(str(value), id=f"r-{key}"))
+                    yield _row(key, FormInput(str(value), id=f"r-{key}"))
                 yield Checkbox("batchnorm after each conv (and in the projection)", value=spec.batchnorm,
                                id="r-batchnorm")
                 yield _row("shortcut", Select([("projection: 1x1 conv + batchnorm", _PROJECTION)],
