@@ -1,6 +1,6 @@
 """What can be opened, for the open dialog and the command palette: every preset (as an unsaved copy), the
-recently opened or saved design files, and the design files in the current folder. Nothing here imports
-textual.
+recently opened or saved design files, the design files in the current folder and the Keras models there
+(``.keras``/``.h5``, imported as an unsaved design). Nothing here imports textual.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from designer.keras_import import SUFFIXES as MODEL_SUFFIXES
 from presets import load_preset, preset_ids
 from tui.recent import recent_files
 from tui.sources import LOAD_ERRORS
@@ -19,7 +20,7 @@ class Choice:
     """One thing to open: ``spec`` is what DesignerApp.open_path takes (a preset id or a path)."""
 
     kind: str
-    """"preset", "recent" or "design"."""
+    """"preset", "recent", "design" or "model"."""
     name: str
     """What the list shows: the preset's name, or the file's path as given."""
     spec: str
@@ -59,4 +60,11 @@ def open_choices(designs_dir: Path, state_dir: Path) -> list[Choice]:
         local = []
     choices += [Choice("design", _shown(p), str(p), f"a design file in {_shown(designs_dir) or '.'}")
                 for p in local if p.resolve() not in seen]
+    try:
+        models = sorted(p for p in designs_dir.iterdir() if p.suffix in MODEL_SUFFIXES) if designs_dir.is_dir() \
+            else []
+    except OSError:
+        models = []
+    choices += [Choice("model", _shown(p), str(p), "a Keras model: its layers, imported as an unsaved design")
+                for p in models]
     return choices + list(preset_choices())

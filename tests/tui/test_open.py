@@ -44,6 +44,7 @@ async def test_the_open_dialog_lists_presets_recent_and_local_designs(make_app: 
     designs = tmp_path / "designs"
     designs.mkdir()
     save(load_preset("model2"), designs / "mine.toml")
+    (designs / "net.keras").write_bytes(b"")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -52,6 +53,7 @@ async def test_the_open_dialog_lists_presets_recent_and_local_designs(make_app: 
         assert isinstance(dialog, OpenScreen)
         kinds = [c.kind for c in dialog.choices]
         assert kinds.count("preset") == len(preset_ids()) and kinds.count("design") == 1
+        assert [c.spec for c in dialog.choices if c.kind == "model"] == [str(designs / "net.keras")]
         field = dialog.query_one(Input)
         await pilot.press(*"model1")
         assert dialog.query_one(OptionList).option_count == len([p for p in preset_ids() if "model1" in p])

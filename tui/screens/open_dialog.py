@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from tui.open_choices import Choice
 from tui.widgets.form_input import FormInput
 
-_KIND_STYLE = {"recent": "cyan", "design": "green", "preset": "magenta"}
+_KIND_STYLE = {"recent": "cyan", "design": "green", "model": "yellow", "preset": "magenta"}
 
 
 def _prompt(choice: Choice) -> Content:
