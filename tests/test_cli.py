@@ -14,7 +14,7 @@ import pytest
 from designer.boards import USER_BOARDS_ENV
 from designer.design import analyze
 from presets import load_preset, preset_ids
-from tui.cli import main
+from tui.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_DESIGNS = sorted((Path(__file__).parent / "data" / "bad").glob("*.toml"))
@@ -388,7 +388,7 @@ def test_reproducers_via_the_real_command_have_no_traceback(case: str, tmp_path:
 
 # ------------------------------------------------------------------------------------------------ polish (issue 12)
 
-@pytest.mark.parametrize("command", ["presets", "boards", "estimate", "train", "export", "report"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_each_subcommand_has_its_own_usage(capsys: pytest.CaptureFixture[str], command: str) -> None:
     code, out, _ = run(capsys, command, "--help")
     assert code == 0

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 PROG = "cnn-designer"
 COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import", "search")
+_COMMAND_LIST = "{" + ",".join(COMMANDS) + "}"
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -45,16 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The subcommand parser (``presets``, ``boards``, ``estimate``, ``train``, ``export``, ``report``)."""
     parser = _Parser(
         prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n"
-              f"       {PROG} {{presets,boards,estimate,train,export,report,import}} ...",
+        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {_COMMAND_LIST} ...",
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
     _add_version(parser)
     # prog: each subcommand's usage reads "cnn-designer train ...", not the top-level usage (two lines of its
     # own) with the subcommand appended to it.
-    sub = parser.add_subparsers(dest="command", metavar="{presets,boards,estimate,train,export,report,import}",
-                                prog=PROG)
+    sub = parser.add_subparsers(dest="command", metavar=_COMMAND_LIST, prog=PROG)
     # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
     # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
     from tui.estimate_cli import add_estimate_commands
