@@ -286,3 +286,22 @@ async def test_a_burst_of_keys_is_applied_in_order(make_app: MakeApp, model5: De
             app.post_message(events.Key(key, char))  # all queued before any is handled
         await pilot.pause()
         assert field.value == "18"
+
+
+async def test_enter_on_a_checkbox_applies_the_layer_form(make_app: MakeApp, model5: Design) -> None:
+    app = make_app(model5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.table.select_layer(0)
+        await pilot.press("enter")
+        form = app.screen
+        assert isinstance(form, LayerFormScreen)
+        form.query_one("#f-filters", Input).value = "40"
+        box = form.query_one("#f-use_bias")
+        box.focus()
+        await pilot.press("space")  # Space toggles
+        await pilot.press("enter")  # Enter applies, it does not toggle back
+        await pilot.pause()
+        layer = app.design.layers[0]
+        assert not isinstance(app.screen, LayerFormScreen)
+        assert isinstance(layer, Conv2D) and layer.filters == 40 and layer.use_bias is False

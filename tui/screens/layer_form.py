@@ -28,6 +28,7 @@ from designer.design import Design, DesignError, analyze, analyze_stack
 from designer.designfile import layer_from_dict
 from designer.layers import ACTIVATIONS, PADDINGS, Item, Layer, LayerShapeError
 from tui.editing import Where, input_shape_at, insert_layers, item, path_label, replace_layer
+from tui.screens.checked_form import enter_applies
 from tui.widgets.form_input import FormInput
 
 _CHOICES = {"padding": PADDINGS, "activation": ACTIVATIONS}
@@ -112,7 +113,8 @@ class LayerFormScreen(ModalScreen[Layer | None]):
     """Edit the layer at ``where`` (an index or a tree path) of ``design``; dismisses with the new layer, or None
     when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("enter", "enter", "Apply", show=False, priority=True)]
 
     def __init__(self, design: Design, where: Where) -> None:
         super().__init__()
@@ -188,6 +190,11 @@ class LayerFormScreen(ModalScreen[Layer | None]):
     @on(Checkbox.Changed)
     def _changed(self) -> None:
         self.revalidate()
+
+    def action_enter(self) -> None:
+        """Enter applies from any field, a checkbox or a closed select too (as in the other forms)."""
+        enter_applies(self)
+        self.action_apply()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")
