@@ -60,6 +60,7 @@ from tui.editing import (
     path_label,
     toggle_batchnorm,
 )
+from tui.preferences import latency_budget_ms, remember_latency_budget
 from tui.recovery import RecoveryFile, write_crash_log
 from tui.screens.main import KEYS, MainScreen, display_keys
 from tui.sources import LOAD_ERRORS, in_presets, load_error_text, read_only_reason, resolve_design
@@ -103,10 +104,10 @@ class DesignerApp(App[None]):
         self.history = History(design)
         self.saved_design: Design = design
         self.path = None if path is not None and in_presets(path) else path  # a preset opens as a copy
-        self.settings = settings or Settings()
         self.places = places or Places()
         self.runner = runner
         self.recovery = RecoveryFile(self.places.state_dir)
+        self.settings = settings or Settings(latency_budget_ms=latency_budget_ms(self.recovery.directory))
         self.offer_recovery = offer_recovery
         self.last_valid: Design | None = None
         self.budget: Budget | None = None
@@ -570,7 +571,8 @@ class DesignerApp(App[None]):
             self.reload_runs()  # the panel's accuracy is the latest run's
 
     def set_latency_budget(self, ms: float | None) -> None:
-        """The user's latency budget in ms (None: the board's, if it has one)."""
+        """The user's latency budget in ms (None: the board's, if it has one), remembered for next time."""
+        remember_latency_budget(self.recovery.directory, ms)
         self._set_settings(replace(self.settings, latency_budget_ms=ms))
 
     @property

@@ -110,6 +110,24 @@ async def test_the_user_latency_budget_from_the_app(make_app: MakeApp, model5: D
         assert "latency budget: expected a positive number" in app.status
 
 
+async def test_the_user_latency_budget_is_remembered(make_app: MakeApp, model5: Design) -> None:
+    app = make_app(model5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("L", *"120", "enter")
+        await pilot.pause()
+    again = make_app(model5)  # the same state folder: the next session
+    assert again.settings.latency_budget_ms == 120.0
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "of 120 ms (estimate)" in panel_text(again)
+        await pilot.press("L")
+        again.screen.query_one(Input).value = "none"
+        await pilot.press("enter")
+        await pilot.pause()
+    assert make_app(model5).settings.latency_budget_ms is None
+
+
 async def test_accuracy_from_the_designs_latest_run(make_app: MakeApp, model5: Design, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     for name, accuracy in (("model5-20261201-100000", 0.61), ("model5-20261201-120000", 0.71)):
