@@ -27,8 +27,9 @@ class LayerFootprint:
     macc: int  # as the runtime executes it (0 for a layer folded or removed)
     weights_bytes: int  # flash bytes of this layer's weights in this runtime/dtype/compression
     ram_bytes: int  # activation bytes live while this layer runs (the peak row sets activations_bytes)
-    # Bytes of all activation buffers alive while the op computing this row runs (the memory picture; 0
-    # where the runtime does not say). TFLM: the Cortex-M planner, shortcuts kept alive across a block.
+    # Bytes of all activation buffers alive while the op computing this row runs (the memory picture).
+    # TFLM: the Cortex-M planner, shortcuts kept alive across a block; X-CUBE-AI: what its allocator holds while
+    # the c-layer computing the row runs (never above the activations buffer, which row streaming may grow).
     live_bytes: int = 0
 
 

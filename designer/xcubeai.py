@@ -560,7 +560,7 @@ def estimate_xcubeai(analysis: Analysis, *, dtype: str, compression: str, io: st
     rows = tuple(
         LayerFootprint(index=s.index, kind=s.layer.kind, output_shape=s.output_shape, params=s.params_total,
                        macc=s.macc if s.index in kept else 0, weights_bytes=weights.get(s.index, 0),
-                       ram_bytes=live.get(s.index, 0))
+                       ram_bytes=live.get(s.index, 0), live_bytes=live.get(s.index, 0))
         for s in analysis.layers
     )
     lib_flash, lib_ram = _library(clayers)

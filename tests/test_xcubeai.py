@@ -457,3 +457,18 @@ def test_fused_conv_pool_chain_against_a_public_generated_network() -> None:
     assert [c.kind for c in lower_clayers(analysis)] == ["conv", "conv", "conv", "pool", "dense", "nl"]
     fp = estimate_xcubeai(analysis, dtype="float32", compression="none")
     assert fp.activations_bytes == pytest.approx(84_324, rel=0.01)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("preset_id", ["model2", "model8", "model19", "resnet8"])
+def test_memory_picture_is_the_allocators_live_bytes(preset_id: str, dtype: str) -> None:
+    # live_bytes is what the allocator holds while each c-layer runs: never above the activations buffer, which
+    # int8 packs exactly (so its peak row is the buffer) and float32 may grow past by row-streaming drift.
+    fp = estimate(load_preset(preset_id), runtime="xcubeai", dtype=dtype, compression="high")
+    live = [row.live_bytes for row in fp.layers]
+    assert all(0 <= b <= fp.activations_bytes for b in live)
+    assert all(b > 0 for row, b in zip(fp.layers, live, strict=True) if row.macc > 0)
+    if dtype == "int8":
+        assert max(live) == fp.activations_bytes
+    else:
+        assert max(live) >= 0.95 * fp.activations_bytes
