@@ -69,6 +69,18 @@ def test_estimate_json_model5(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("runtime", ["xcubeai", "tflm"])
+def test_estimate_json_rows_of_a_residual_design_name_their_place(capsys: pytest.CaptureFixture[str],
+                                                                  runtime: str) -> None:
+    report = run_json(capsys, "estimate", "resnet8", "--runtime", runtime)
+    rows = analyze(load_preset("resnet8")).layers
+    layers = report["layers"]
+    assert [(row["path"], row["role"], row["group"]) for row in layers] == [
+        (list(s.path), s.role, s.layer.group) for s in rows]
+    assert {row["role"] for row in layers} == {"", "main", "shortcut", "add"}
+    assert max(row["live_bytes"] for row in layers) == layers[-1]["peak_bytes"] > 0
+
+
+@pytest.mark.parametrize("runtime", ["xcubeai", "tflm"])
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_estimate_json_echoes_the_options(capsys: pytest.CaptureFixture[str], runtime: str, dtype: str) -> None:
     report = run_json(capsys, "estimate", "model2", "--runtime", runtime, "--dtype", dtype,

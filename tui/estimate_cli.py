@@ -224,6 +224,7 @@ def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "
     """The ``estimate --json`` object: totals, budgets and verdicts in bytes, and one row per layer."""
     verdict = fits(fp, board)
     peaks = list(accumulate((lf.live_bytes for lf in fp.layers), max))  # the running peak of the memory picture
+    rows = analyze(design).layers  # footprint rows are analysis rows (execution order, blocks included)
     report = {
         "design": design.name,
         "source": source,
@@ -245,7 +246,7 @@ def estimate_report(design: Design, fp: Footprint, board: Board, source: str = "
         "heaviest_weights_layer": fp.heaviest_layer,
         "layers": [
             {"index": lf.index, "kind": lf.kind,
-             "group": design.layers[lf.index].group if lf.index < len(design.layers) else "",
+             "group": rows[lf.index].layer.group, "path": list(rows[lf.index].path), "role": rows[lf.index].role,
              "output_shape": list(lf.output_shape), "params": lf.params, "macc": lf.macc,
              "weights_bytes": lf.weights_bytes, "ram_bytes": lf.ram_bytes, "live_bytes": lf.live_bytes,
              "peak_bytes": peak}
