@@ -75,7 +75,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     """The parser for opening the app: ``cnn-designer [DESIGN] [--preset ID]``."""
     parser = _Parser(prog=PROG, description="Open the cnn-designer app.")
     parser.add_argument("design", nargs="?", metavar="DESIGN", help="a design file path or a preset id")
-    parser.add_argument("--preset", metavar="ID", help="open a copy of a preset (model0 ... model13)")
+    parser.add_argument("--preset", metavar="ID", help="open a copy of a preset (see `cnn-designer presets`)")
     _add_version(parser)
     return parser
 

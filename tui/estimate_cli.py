@@ -50,7 +50,7 @@ def add_estimate_commands(subparsers: Any) -> None:
     boards.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est = subparsers.add_parser("estimate", prog="cnn-designer estimate",
                                 help="flash, RAM, MACC and inference time of one design on one board")
-    est.add_argument("design", metavar="DESIGN", help="a preset id (model0 ... model13) or a design file path")
+    est.add_argument("design", metavar="DESIGN", help="a preset id (see `cnn-designer presets`) or a design file path")
     _add_estimate_options(est)
 
 
