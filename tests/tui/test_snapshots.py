@@ -89,5 +89,8 @@ def test_jobs_running_and_failed(snap_compare: SnapCompare, make_app: MakeApp, m
         # The held train job never finishes; wait only for the export job's worker.
         while any(card.status == "running" for card in pilot.app.jobs.cards if card.kind == "export"):  # type: ignore[attr-defined]
             await pilot.pause(0.05)
-        await pilot.pause()
+        # Under load the jobs pane's scroll to the newest card may still be animating: let it end.
+        await pilot.wait_for_scheduled_animations()
+        for _ in range(3):
+            await pilot.pause()
     assert snap_compare(make_app(model5, runner=runner), terminal_size=SIZE, run_before=start_jobs)
