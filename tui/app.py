@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -524,11 +525,15 @@ class DesignerApp(App[None]):
         self.call_from_thread(self._imported, path, design)
 
     def _imported(self, path: str, design: Design) -> None:
-        self.path = None  # the design exists in no file yet: s asks where
+        self.open_unsaved(design, f"imported {path}: its layers, not its weights (s asks where to save the design)")
+
+    def open_unsaved(self, design: Design, message: str) -> None:
+        """Open ``design`` as a new design that is in no file of the user's yet (s asks where to save it); the
+        previous design stays one undo away."""
+        self.path = None
         self.saved_design = design
         self.last_valid = None
-        self.apply_edit(design, cursor=0, message=f"imported {path}: its layers, not its weights (s asks where "
-                                                  "to save the design)")
+        self.apply_edit(design, cursor=0, message=message)
 
     def _remember(self, path: str) -> None:
         from tui.recent import remember
@@ -574,6 +579,24 @@ class DesignerApp(App[None]):
         """The user's latency budget in ms (None: the board's, if it has one), remembered for next time."""
         remember_latency_budget(self.recovery.directory, ms)
         self._set_settings(replace(self.settings, latency_budget_ms=ms))
+
+    def action_search(self) -> None:
+        """The search form for the current design; Enter starts the search as a job."""
+        from tui.screens.search_form import open_search_form  # not needed for the first frame
+
+        open_search_form(self)
+
+    def on_search_card_open_best(self, event: Message) -> None:
+        """Open a search's best design (a search card's Enter) as a new unsaved design."""
+        path, number = event.path, event.number  # type: ignore[attr-defined]
+        try:
+            design, _source = resolve_design(path)
+        except LOAD_ERRORS as exc:
+            self.set_status(load_error_text(path, exc), error=True)
+            return
+        trial = f"trial {number}" if number is not None else "the best design"
+        self.open_unsaved(design, f"opened the search's {trial} ({path}) as a new unsaved design: s asks where "
+                                  "to save it")
 
     @property
     def runs_dir(self) -> Path:

@@ -26,6 +26,14 @@ SETTINGS_FILE = "job_settings.json"
 CIFAR10 = "cifar10"
 
 
+def check_dataset(data: str) -> None:
+    """ValueError unless ``data`` is ``cifar10`` or an existing path (the train and search forms' dataset)."""
+    if not data.strip():
+        raise ValueError(f"dataset: {DATASET_HELP}")
+    if data != CIFAR10 and not Path(data).expanduser().exists():
+        raise ValueError(f"dataset: no such file or folder: {data}")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """What the train form asks for: every option of ``cnn-designer train`` but the output folder (the app's
@@ -57,10 +65,7 @@ class TrainSettings:
     """A run folder to continue from its last.keras (""; a new run). Not remembered between sessions."""
 
     def __post_init__(self) -> None:
-        if not self.data.strip():
-            raise ValueError(f"dataset: {DATASET_HELP}")
-        if self.data != CIFAR10 and not Path(self.data).expanduser().exists():
-            raise ValueError(f"dataset: no such file or folder: {self.data}")
+        check_dataset(self.data)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, received {self.epochs}")
         if self.batch_size < 1:

@@ -14,12 +14,12 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from designer.design import Design
 
-JOB_KINDS = ("train", "export")
-"""Job kinds the app has keys for (T and E)."""
+JOB_KINDS = ("train", "export", "search")
+"""Job kinds the app has keys for (t, e and S)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ class Finished:
     """A file with the job's full report or log (a bundle's report.md, a run's worker.log), '' when none."""
 
 
-JobEvent = Queued | Progress | Log | Metric | Finished
-"""Anything a job's event stream yields."""
+JobEvent = Queued | Progress | Log | Metric | Finished | Any
+"""Anything a job's event stream yields: these, and a search job's own plain-data events (tui.search_job), which
+only its card reads (other cards ignore what they do not know)."""
 
 
 class JobUnavailable(RuntimeError):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from designer.export.client import ExportJob
     from designer.training import protocol as train_protocol
     from designer.training.client import TrainingJob
+    from tui.search_job import SearchPlan, SearchProcess
 
 
 @cache
@@ -60,8 +61,9 @@ class _Job:
     options: dict[str, object]
     turn: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
-    process: TrainingJob | ExportJob | None = None
+    process: TrainingJob | ExportJob | SearchProcess | None = None
     done: bool = False
+    plan: SearchPlan | None = None
 
 
 def _duration(seconds: float | None) -> str:
@@ -110,7 +112,14 @@ class ProcessRunner:
             raise JobUnavailable(reason)
         job = _Job(f"{kind}-{next(self._ids)}", kind, design, dict(options))
         try:  # bad options fail now, as a card that says why, rather than in the worker
-            self._train_config(job) if kind == "train" else self._export_request(job, "check")
+            if kind == "train":
+                self._train_config(job)
+            elif kind == "export":
+                self._export_request(job, "check")
+            else:
+                from tui.search_job import plan_for
+
+                job.plan = plan_for(job.design, job.options)
         except (TypeError, ValueError) as exc:
             raise JobUnavailable(f"cannot start the {kind} job: {exc}") from None
         self.jobs[job.job_id] = job
@@ -127,7 +136,7 @@ class ProcessRunner:
             if job.cancelled:
                 yield Finished(False, "cancelled before it started")
                 return
-            follow = self._train if job.kind == "train" else self._export
+            follow = {"train": self._train, "export": self._export, "search": self._search}[job.kind]
             async for event in follow(job):
                 yield event
                 if isinstance(event, Finished):
@@ -253,6 +262,38 @@ class ProcessRunner:
             final = Finished(False, f"{reason} (worker log: {worker.log_path})", report=str(worker.log_path))
         yield final
 
+    # --- search ----------------------------------------------------------------------------------------------
+
+    async def _search(self, job: _Job) -> AsyncIterator[JobEvent]:
+        """``cnn-designer search --json`` as a child process, seeded by the design as edited."""
+        from designer import designfile
+        from designer.training.runs import slug
+        from tui.search_job import SearchProcess, SearchTranslator, command_args
+
+        assert job.plan is not None
+        job_dir = self._job_dir(job)
+        out_dir = Path(str(job.options.get("runs_dir") or self.runs_dir)).resolve()
+        try:
+            job_dir.mkdir(parents=True, exist_ok=True)
+            seed = job_dir / "design.toml"
+            designfile.save(job.design, seed)
+            worker = await SearchProcess.start(command_args(job.plan, job.options, str(seed), str(out_dir)),
+                                               log_path=job_dir / "search.log", python=self.python)
+        except OSError as exc:
+            yield Finished(False, f"cannot start the search: {exc}")
+            return
+        job.process = worker
+        if job.cancelled:
+            worker.cancel()
+        yield job.plan
+        yield Log(f"study {job.plan.study} in {out_dir / ('search-' + slug(job.plan.study))}")
+        async for out in _translated(worker, SearchTranslator(job.plan)):
+            if isinstance(out, Finished) and out.ok:
+                shutil.rmtree(job_dir, ignore_errors=True)
+            elif isinstance(out, Finished):
+                out = Finished(False, f"{out.summary} (log: {worker.log_path})", report=str(worker.log_path))
+            yield out
+
 
 def _with_figures(final: Finished) -> Finished:
     """An export's result with the bundle's figures from its report.json, as ``cnn-designer export`` prints
@@ -285,7 +326,7 @@ def export_figures(report: dict[str, Any]) -> list[str]:
             f"fits {report['board']['name']}: {fit}"]
 
 
-async def _translated(worker: TrainingJob | ExportJob,
+async def _translated(worker: TrainingJob | ExportJob | SearchProcess,
                       translate: Callable[[Any], list[JobEvent]]) -> AsyncIterator[JobEvent]:
     """The worker's events as app events, up to its Finished (yielded last, after the worker is reaped)."""
     final: Finished | None = None
@@ -303,7 +344,7 @@ async def _translated(worker: TrainingJob | ExportJob,
         yield final
 
 
-async def _reap(worker: TrainingJob | ExportJob) -> None:
+async def _reap(worker: TrainingJob | ExportJob | SearchProcess) -> None:
     """Wait for a worker that has sent its final event to exit; kill it if it hangs."""
     try:
         await asyncio.wait_for(worker.wait(), _EXIT_WAIT_S)

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {"board": None, "runtime": "xcubeai", "dtype": "float
 _SIZE = re.compile(r"(\d+)\s*([kKmM]i?[bB]?|[bB])?")
 
 
-def _size(text: str) -> int:
+def parse_size(text: str) -> int:
     """Bytes from ``262144``, ``256K`` or ``1M`` (K = KiB, M = MiB, as the tables print them)."""
     match = _SIZE.fullmatch(text.strip())
     if not match or int(match.group(1)) < 1:
@@ -78,8 +78,8 @@ def add_search_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--runtime", choices=RUNTIMES, help="runtime to estimate (default xcubeai)")
     p.add_argument("--dtype", choices=DTYPES, help="weights/activations type (default float32)")
     p.add_argument("--compression", choices=COMPRESSIONS, help="X-CUBE-AI weight compression (default high)")
-    p.add_argument("--max-flash", type=_size, metavar="SIZE", help="flash budget below the board's (256K, 1M)")
-    p.add_argument("--max-ram", type=_size, metavar="SIZE", help="RAM budget below the board's")
+    p.add_argument("--max-flash", type=parse_size, metavar="SIZE", help="flash budget below the board's (256K, 1M)")
+    p.add_argument("--max-ram", type=parse_size, metavar="SIZE", help="RAM budget below the board's")
     p.add_argument("--max-latency-ms", type=float, metavar="MS", help="estimated inference time limit")
     p.add_argument("--objective", choices=tuple(OBJECTIVES),
                    help="accuracy (default), or accuracy and flash/RAM as a Pareto front")

@@ -43,7 +43,7 @@ class JobsPane(Vertical):
         self._unavailable = 0
 
     def compose(self) -> ComposeResult:
-        yield Label("Jobs  [dim]t train · e export[/dim]", classes="pane-title")
+        yield Label("Jobs  [dim]t train · e export · S search[/dim]", classes="pane-title")
         yield Label("No jobs yet.", id="no-jobs")
 
     @property
@@ -86,7 +86,12 @@ class JobsPane(Vertical):
                            message=reason)
             self._add(card)
             return card
-        card = JobCard(job_id, kind)
+        if kind == "search":  # its own card: counts, best design, scatter (imported with the first search)
+            from tui.widgets.search_card import SearchCard
+
+            card = SearchCard(job_id, kind)
+        else:
+            card = JobCard(job_id, kind)
         mounted = self._add(card)
         self.run_worker(self._follow(card, mounted), group="jobs", name=job_id)
         return card
