@@ -542,10 +542,7 @@ class DesignerApp(App[None]):
 
     def open_copy(self, design: Design, source: str) -> None:
         """Open ``design`` as an unsaved copy (the notebook view's rows): ``s`` asks where to save it."""
-        self.path = None
-        self.saved_design = design
-        self.last_valid = None
-        self.apply_edit(design, cursor=0, message=f"opened a copy of {source} (unsaved: s asks where to save)")
+        self.open_unsaved(design, f"opened a copy of {source} (unsaved: s asks where to save)")
 
     def _offer_recovery(self) -> None:
         recovered = self.recovery.read()

@@ -4,6 +4,8 @@ design as an unsaved one, the job's events and command line, and one real search
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -259,3 +261,11 @@ async def test_a_real_search_through_the_real_runner(make_app: MakeApp, tmp_path
         await pilot.press("enter")
         await pilot.pause()
         assert app.design == designfile.load(card.best["design"]) and app.path is None
+
+
+def test_the_search_ui_loads_neither_optuna_nor_tensorflow() -> None:
+    code = ("import sys, tui.search_job, tui.screens.search_form, tui.widgets.search_card, tui.runners; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'optuna', 'tensorflow', 'keras', 'sqlalchemy'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "[]"

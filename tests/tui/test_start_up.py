@@ -16,7 +16,8 @@ from tui.jobs import FakeRunner, Finished, Progress
 ROOT = Path(__file__).resolve().parents[2]
 
 NOT_AT_START = ("tui.dialogs", "tui.jobs", "tui.runners", "tui.widgets.job_card", "tui.estimate_cli",
-                "tui.train_cli", "tui.export_cli", "tui.job_settings", "tui.notebook_rows")
+                "tui.train_cli", "tui.export_cli", "tui.job_settings", "tui.notebook_rows", "tui.search_job",
+                "tui.search_cli", "tui.screens.search_form", "tui.widgets.search_card", "designer.search.loop")
 """Modules the first frame does without (each costs start-up time when imported)."""
 
 FIRST_FRAME = """
