@@ -238,7 +238,7 @@ async def test_markup_in_file_names_and_in_a_design_file(make_app: MakeApp, tmp_
         app.open_path(str(design_file))
         await pilot.pause()
         assert app.design.name == MARKUP and MARKUP in app.sub_title and MARKUP in app.table.cell(0, "group")
-        await pilot.press("plus", "S")  # save as a file named in markup characters
+        await pilot.press("plus", "w")  # save as a file named in markup characters
         assert isinstance(app.screen, PathScreen)
         saved = tmp_path / f"{MARKUP}.toml"
         await type_into(pilot, app.screen.query_one(Input), f"{MARKUP}.toml", prefix=f"{tmp_path}/")

@@ -44,7 +44,7 @@ KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("L", "dialog('latency_budget')", "Latency budget (ms)", False),
     ("o", "dialog('open_file')", "Open a design file", False),
     ("s,ctrl+s", "save", "Save", True),
-    ("w", "dialog('save_as')", "Save as (write to a new file)", False),
+    ("w", "dialog('save_as')", "Save as", False),
     ("N", "dialog('notebook')", "Notebook view", True),
     ("M", "dialog('memory')", "Memory view (activations per layer)", False),
     ("t", "dialog('train')", "Train", True),
