@@ -197,20 +197,15 @@ class SearchTranslator:
     def __init__(self, plan: SearchPlan) -> None:
         self.plan = plan
         self.best: dict[str, Any] | None = None
-        self.trials = 0
 
     def __call__(self, event: Any) -> list[Any]:
-        from designer.search.loop import DoneEvent, TrialEvent
+        from designer.search.loop import DoneEvent
 
-        if isinstance(event, TrialEvent):
-            self.trials += 1
-            return [event]
         if isinstance(event, DoneEvent):
             self.best = event.best
-            return [event]
         if isinstance(event, Ended):
             return [finished(self.plan, event, self.best)]
-        return [event]
+        return [event]  # trial and done events (the card reads them), a stray line as a Log
 
 
 def finished(plan: SearchPlan, ended: Ended, best: Mapping[str, Any] | None) -> Finished:
