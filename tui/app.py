@@ -594,6 +594,7 @@ class DesignerApp(App[None]):
         trial = f"trial {number}" if number is not None else "the best design"
         self.open_unsaved(design, f"opened the search's {trial} ({path}) as a new unsaved design: s asks where "
                                   "to save it")
+        self.table.focus()  # back to editing it
 
     @property
     def runs_dir(self) -> Path:

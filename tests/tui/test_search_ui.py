@@ -162,6 +162,7 @@ async def test_s_form_start_events_and_enter_opens_the_best_unsaved(make_app: Ma
         await pilot.pause()
         assert app.design == best and app.path is None and "trial 3" in app.status
         assert app.screen is app.main
+        assert app.focused is app.table
         await pilot.press("u")  # the design that was being edited is one undo away
         assert app.design == SMALL
         runner.release(card.job_id)
