@@ -1,6 +1,6 @@
 """A search job's card: trials done / pruned / infeasible, the best design so far, and a scatter of validation
 accuracy against flash (or RAM) with the budget line. Enter on the card opens the best design as a new unsaved
-design; ``v`` switches the scatter between flash and RAM.
+design (``l`` shows the full log, Enter's job on other cards); ``v`` switches the scatter between flash and RAM.
 
 It is a JobCard (title, progress, log tail, status) that also reads the search job's own events: SearchPlan
 (the budget), the search command's trial and done events. Imported when the first search job starts.
@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Label, Log
+from textual.widgets import Label
 from textual_plotext import PlotextPlot
 
 from designer.search.loop import INFEASIBLE, DoneEvent, TrialEvent
@@ -23,7 +23,7 @@ from designer.search.trainer import COMPLETE, PRUNED
 from tui.jobs import JobEvent, Progress
 from tui.jobs import Log as LogEvent
 from tui.search_job import SearchPlan
-from tui.widgets.job_card import JobCard
+from tui.widgets.job_card import STATUS_STYLE, JobCard
 
 AXES = ("flash", "ram")
 """What the scatter's x axis can show (``v`` switches)."""
@@ -41,8 +41,8 @@ def _kib(value: int | None, digits: int = 1) -> str:
 class SearchCard(JobCard):
     """Applies a search job's events; ``trials`` holds every trial event of this job, oldest first."""
 
-    can_focus = True
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open_best", "Open the best design"),
+                                             Binding("l", "open_log", "Full log"),
                                              Binding("v", "switch_axis", "Scatter vs flash / RAM")]
 
     class OpenBest(Message):
@@ -70,7 +70,7 @@ class SearchCard(JobCard):
 
     def compose(self) -> Iterator[Widget]:
         for widget in super().compose():
-            if isinstance(widget, Log):
+            if widget.has_class("job-lines"):
                 yield Label("", classes="search-counts")
                 yield Label("", classes="search-best")
                 yield PlotextPlot(classes="search-scatter")
@@ -79,6 +79,12 @@ class SearchCard(JobCard):
     def on_mount(self) -> None:
         super().on_mount()
         self._show()
+
+    def _title(self) -> Content:
+        # Variables, not f-string markup, as JobCard's: the job id is the runner's text.
+        colour = STATUS_STYLE.get(self.status, "")
+        return Content.from_markup(f"[b]$kind[/b] $job_id · [{colour}]$status[/]  [dim]Enter: best[/dim]",
+                                   kind=self.kind, job_id=self.job_id, status=self.status)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -124,9 +130,13 @@ class SearchCard(JobCard):
 
     @staticmethod
     def _trial_line(event: TrialEvent) -> str:
-        sizes = f"flash {_kib(event.flash_bytes, 0)} · RAM {_kib(event.ram_bytes, 0)}"
+        def kib(value: int | None) -> str:
+            return "-" if value is None else f"{value / 1024:,.0f}"
+
+        # One short line: the card is ~46 cells wide.
+        sizes = f"flash/RAM {kib(event.flash_bytes)}/{kib(event.ram_bytes)} KiB"
         if event.state == INFEASIBLE:
-            return f"#{event.number} infeasible, over: {', '.join(event.failed) or event.reason} · {sizes}"
+            return f"#{event.number} infeasible ({', '.join(event.failed) or event.reason}) · {sizes}"
         accuracy = "-" if event.accuracy is None else f"{event.accuracy:.1%}"
         return f"#{event.number} {event.state} {accuracy} · {sizes}" + (f" · {event.reason}" if event.reason else "")
 
