@@ -25,6 +25,8 @@ from designer.training.checks import DataError
 from designer.training.client import TrainingJob
 from designer.training.protocol import (
     CIFAR10,
+    MIXED_PRECISION,
+    RECIPES,
     STRATEGIES,
     EpochEnd,
     EpochStart,
@@ -58,13 +60,25 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
                         "data set, needed unless it is cifar10 or inside the run folder")
     p.add_argument("--epochs", type=int, default=10, metavar="N", help="train up to epoch N (default 10)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per step (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, metavar="X", help="Adam learning rate (default 0.001)")
-    p.add_argument("--augment", action="store_true", help="random flips and translations of up to 10%%")
+    p.add_argument("--recipe", choices=RECIPES, default="default",
+                   help="default: augmentation, AdamW 0.002 (weight decay 0.01), 2 warm-up epochs then cosine "
+                        "decay to 0 at the last epoch; seed: the seed notebook's plain Adam 0.001, no augmentation")
+    p.add_argument("--lr", type=float, default=None, metavar="X",
+                   help="peak learning rate (default: the recipe's)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips and translations of up to 10%% (default: the recipe's)")
+    p.add_argument("--weight-decay", type=float, default=None, metavar="X",
+                   help="AdamW weight decay, 0 for plain Adam (default: the recipe's)")
+    p.add_argument("--label-smoothing", type=float, default=None, metavar="X",
+                   help="label smoothing of the cross-entropy, 0 to 1 (default: the recipe's, 0)")
+    p.add_argument("--mixed-precision", choices=MIXED_PRECISION, default="auto",
+                   help="Keras' mixed_float16 policy: auto (on a GPU), on, off")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed (default: random, recorded)")
     p.add_argument("--out", default="runs", metavar="DIR", help="where run folders go (default ./runs)")
     p.add_argument("--resume", metavar="RUN", help="continue a run folder from its last.keras and history")
     p.add_argument("--strategy", choices=STRATEGIES, default="default",
-                   help="mirrored: tf.distribute.MirroredStrategy over the local GPUs")
+                   help="mirrored: tf.distribute.MirroredStrategy over the local GPUs; multi-worker: "
+                        "MultiWorkerMirroredStrategy over the machines in TF_CONFIG (run the same command on each)")
     p.add_argument("--early-stopping", type=int, default=0, metavar="N",
                    help="stop after N epochs without a better val_accuracy (default off)")
     p.add_argument("--reduce-lr", type=int, default=0, metavar="N",
@@ -84,7 +98,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.design and not args.resume:
         raise ValueError("train needs a DESIGN (preset id or design file) or --resume RUN")
     return TrainConfig(design=args.design or "", data=args.data, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.lr, augment=args.augment, seed=args.seed, out_dir=args.out,
+                       recipe=args.recipe, learning_rate=args.lr, augment=args.augment,
+                       weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                       mixed_precision=args.mixed_precision, seed=args.seed, out_dir=args.out,
                        resume=args.resume, strategy=args.strategy, early_stopping=args.early_stopping,
                        reduce_lr=args.reduce_lr, validation_split=args.validation_split, limit=args.limit,
                        cpu_devices=args.cpu_devices)

@@ -272,33 +272,46 @@ def load_data(spec: str, input_shape: tuple[int, ...], classes: int, *, seed: in
     return ImageData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(names), source, test_split)
 
 
-def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, seed: int = 0) -> Pipelines:
-    """tf.data pipelines: shuffled, rescaled (and augmented) training batches; cached val and test batches."""
+def augmentation(seed: int) -> Any:
+    """The training augmentation as Keras preprocessing layers: random horizontal flip, and random translation
+    by up to 10 % of height and width with reflected borders (the pad-and-crop of CIFAR training)."""
     import keras  # see load_cifar10
-    import tensorflow as tf
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
+                             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1)],
+                            name="augmentation")
+
+
+def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, seed: int = 0,
+                   one_hot: bool = False) -> Pipelines:
+    """tf.data pipelines: shuffled, rescaled (and augmented) training batches; cached val and test batches.
+
+    Augmentation runs on whole batches in a parallel map, so it costs a few vectorized ops per step, and the
+    prefetch lets it overlap the model's step. ``one_hot`` labels are for a loss with label smoothing.
+    """
+    import tensorflow as tf  # see load_cifar10
 
     scale = float(PREPROCESSING["rescale"])
     offset = float(PREPROCESSING["offset"])
+    classes = len(data.class_names)
+    augmenter = augmentation(seed) if augment else None
 
-    def rescale(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.cast(x, tf.float32) * scale + offset, y
+    def prepare(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.cast(x, tf.float32) * scale + offset, tf.one_hot(y, classes) if one_hot else y
+
+    def prepare_augmented(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = prepare(x, y)
+        return augmenter(x, training=True), y
 
     train = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
     train = train.shuffle(min(len(data.x_train), 50_000), seed=seed, reshuffle_each_iteration=True)
-    train = train.batch(batch_size).map(rescale, num_parallel_calls=tf.data.AUTOTUNE)
-    if augment:
-        translate = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed)
-
-        def augment_batch(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            x = tf.image.random_flip_left_right(x, seed=seed)
-            return translate(x, training=True), y
-
-        train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(batch_size).map(prepare_augmented if augment else prepare,
+                                        num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
     def fixed(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-        return ds.map(rescale, num_parallel_calls=tf.data.AUTOTUNE).cache().prefetch(tf.data.AUTOTUNE)
+        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache().prefetch(tf.data.AUTOTUNE)
 
     steps = math.ceil(len(data.x_train) / batch_size)
     return Pipelines(train, fixed(data.x_val, data.y_val), fixed(data.x_test, data.y_test), steps)

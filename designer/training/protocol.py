@@ -19,8 +19,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
-STRATEGIES: tuple[str, ...] = ("default", "mirrored")
-"""``default``: one device, as Keras picks it. ``mirrored``: tf.distribute.MirroredStrategy over local GPUs."""
+STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi-worker")
+"""``default``: one device, as Keras picks it. ``mirrored``: tf.distribute.MirroredStrategy over local GPUs.
+``multi-worker``: tf.distribute.MultiWorkerMirroredStrategy over the machines that ``TF_CONFIG`` names."""
+
+RECIPES: tuple[str, ...] = ("default", "seed")
+"""Named training recipes (:data:`designer.training.recipe.RECIPE_TABLE` holds their settings). ``default``:
+augmentation, AdamW with weight decay, cosine decay with warm-up. ``seed``: the seed notebook's plain Adam."""
+
+MIXED_PRECISION: tuple[str, ...] = ("auto", "on", "off")
+"""``auto``: Keras' mixed_float16 policy when a GPU is visible, float32 otherwise."""
 
 CIFAR10 = "cifar10"
 """The ``data`` that means Keras' CIFAR-10 loader rather than a path."""
@@ -88,11 +96,19 @@ class TrainConfig:
     epochs: int = 10
     """The epoch to train up to (a resumed run continues from where it stopped up to this one)."""
     batch_size: int = 64
-    """Global batch size in images (split across replicas with --strategy mirrored)."""
-    learning_rate: float = 1e-3
-    """Adam's initial learning rate."""
-    augment: bool = False
-    """Random horizontal flip and translation by up to 10 % of the image size."""
+    """Global batch size in images (split across the replicas of --strategy mirrored or multi-worker)."""
+    recipe: str = "default"
+    """The named recipe (:data:`RECIPES`) that gives the settings below left at None."""
+    learning_rate: float | None = None
+    """Peak learning rate (after warm-up); None: the recipe's."""
+    augment: bool | None = None
+    """Random horizontal flip and translation by up to 10 % of the image size; None: the recipe's."""
+    weight_decay: float | None = None
+    """AdamW's decoupled weight decay (0 gives plain Adam); None: the recipe's."""
+    label_smoothing: float | None = None
+    """Label smoothing of the cross-entropy, in [0, 1); None: the recipe's."""
+    mixed_precision: str = "auto"
+    """Keras' mixed_float16 policy: ``auto`` (on a GPU), ``on`` or ``off``."""
     seed: int | None = None
     """Seed for weights, shuffling and augmentation; None picks one and records it in config.json."""
     out_dir: str = "runs"
@@ -121,8 +137,17 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 0, received {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, received {self.batch_size}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, received {self.learning_rate}")
+        if self.weight_decay is not None and not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, received {self.weight_decay}")
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), received {self.label_smoothing}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}; received '{self.recipe}'")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}; "
+                             f"received '{self.mixed_precision}'")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; received '{self.strategy}'")
         if not 0.0 < self.validation_split < 1.0:
@@ -195,6 +220,8 @@ class Started(Event):
     strategy: str = "default"
     replicas: int = 1
     seed: int = 0
+    recipe: str = ""
+    """The recipe in words ("default: AdamW 0.002, cosine ..."), as config.json records it."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,11 @@ from designer.training.recipe import (
     compile_model,
     evaluate_metrics,
     keras_callback,
+    one_hot_labels,
     plateau_callbacks,
+    recipe_record,
+    reschedule,
+    resolve_recipe,
     save_model,
 )
 
@@ -126,7 +130,8 @@ class Worker:
         config = replace(config, seed=seed)
         history = runs.read_history(run_dir) if config.resume else []
         initial_epoch = self.epochs_done = len(history)
-        record = runs.config_record(config, design, preprocessing=PREPROCESSING,
+        recipe = resolve_recipe(config)
+        record = runs.config_record(config, design, preprocessing=PREPROCESSING, recipe=recipe_record(recipe),
                                     started=datetime.now().isoformat(timespec="seconds"))
         runs.write_json(run_dir / runs.CONFIG_FILE, record)
         runs.write_status(run_dir, "running", initial_epoch)
@@ -138,9 +143,13 @@ class Worker:
 
         keras.config.disable_interactive_logging()
         strategy = _strategy(tf, config)
-        if config.strategy == "mirrored":
+        if config.strategy != "default":
             devices = ", ".join(strategy.extended.worker_devices)
-            self.log(f"MirroredStrategy: {strategy.num_replicas_in_sync} replica(s) on {devices}")
+            self.log(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replica(s) on {devices}")
+        if _mixed_precision(tf, config.mixed_precision):
+            keras.mixed_precision.set_global_policy("mixed_float16")
+            self.log("mixed precision: Keras' mixed_float16 policy")
+        self.log(f"recipe {recipe.describe()}")
         self.log(f"loading data: {config.data}")
         data = load_data(str(config.data), design.input_shape, design.classes, seed=seed,
                          validation_split=config.validation_split, limit=config.limit, cache_dir=config.cache_dir,
@@ -148,26 +157,29 @@ class Worker:
         if self.cancel_event.is_set():
             raise Cancelled
         record["data"] = _data_record(data)
-        record["versions"] = {"tensorflow": tf.__version__, "keras": keras.__version__}
+        record["versions"] = package_versions()
         runs.write_json(run_dir / runs.CONFIG_FILE, record)
         # A resumed run reshuffles differently from its first epochs; the split above keeps the original seed.
         keras.utils.set_random_seed(seed + initial_epoch)
-        pipes = make_pipelines(data, config.batch_size, augment=config.augment, seed=seed + initial_epoch)
+        pipes = make_pipelines(data, config.batch_size, augment=recipe.augment, seed=seed + initial_epoch,
+                               one_hot=one_hot_labels(recipe))
         with strategy.scope():
             if config.resume:
                 model = keras.models.load_model(run_dir / runs.LAST_MODEL)
+                reschedule(model, recipe, pipes.steps_per_epoch, config.epochs)
                 self.log(f"resuming from {runs.LAST_MODEL} after epoch {initial_epoch}")
             else:
                 from designer.keras_build import build_model
 
                 model = build_model(design)
-                compile_model(model, design, config.learning_rate)
+                compile_model(model, design, recipe, pipes.steps_per_epoch, config.epochs)
         self.emit(Started(design=design.name, run_dir=str(run_dir), epochs=config.epochs,
                           initial_epoch=initial_epoch, steps_per_epoch=pipes.steps_per_epoch,
                           batch_size=config.batch_size, train_images=len(data.x_train),
                           val_images=len(data.x_val), test_images=len(data.x_test),
                           class_names=list(data.class_names), params=int(model.count_params()),
-                          strategy=config.strategy, replicas=int(strategy.num_replicas_in_sync), seed=seed))
+                          strategy=config.strategy, replicas=int(strategy.num_replicas_in_sync), seed=seed,
+                          recipe=recipe.describe()))
         monitor = Monitor(emit=self.emit, cancel=self.cancel_event, run_dir=run_dir, epochs=config.epochs,
                           steps=pipes.steps_per_epoch, batch_size=config.batch_size,
                           train_images=len(data.x_train), history=history)
@@ -197,6 +209,28 @@ class Worker:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def package_versions() -> dict[str, str]:
+    """The versions config.json records: Python, TensorFlow, Keras, NumPy and cnn-designer."""
+    import platform
+    from importlib import metadata
+
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    try:
+        ours = metadata.version("cnn-designer")
+    except metadata.PackageNotFoundError:  # a checkout run without an install
+        ours = "unknown"
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": numpy.__version__, "cnn-designer": ours}
+
+
+def _mixed_precision(tf: Any, setting: str) -> bool:
+    """Whether to train with mixed_float16: ``on``, or ``auto`` with a GPU (on a CPU float16 is slower)."""
+    return setting == "on" or (setting == "auto" and bool(tf.config.list_physical_devices("GPU")))
 
 
 def _data_record(data: ImageData) -> dict[str, Any]:
