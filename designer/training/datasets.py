@@ -307,11 +307,15 @@ def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, s
     train = train.shuffle(min(len(data.x_train), 50_000), seed=seed, reshuffle_each_iteration=True)
     train = train.batch(batch_size).map(prepare_augmented if augment else prepare,
                                         num_parallel_calls=tf.data.AUTOTUNE)
-    train = train.prefetch(tf.data.AUTOTUNE)
+    # Arrays in memory have no files to shard: under multi-worker each worker takes its share of every batch.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train = train.prefetch(tf.data.AUTOTUNE).with_options(options)
 
     def fixed(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache().prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache().prefetch(tf.data.AUTOTUNE)
+        return ds.with_options(options)
 
     steps = math.ceil(len(data.x_train) / batch_size)
     return Pipelines(train, fixed(data.x_val, data.y_val), fixed(data.x_test, data.y_test), steps)

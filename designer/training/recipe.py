@@ -261,11 +261,11 @@ def keras_callback(monitor: Monitor) -> keras.callbacks.Callback:
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             monitor.train_batch_end(batch, logs or {})
 
-        def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            monitor.check_cancel()
-
+        # No cancel check during validation: a cancel there waits for the epoch's validation to end, so the
+        # epoch is recorded and a resume does not train it a second time.
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             monitor.epoch_end(epoch, logs or {}, self.model)
+            monitor.check_cancel()
 
     return _MonitorCallback()
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
@@ -281,6 +282,64 @@ def claim_run_dir(run_dir: Path) -> Path:
     return folder
 
 
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
+
+def multi_worker_task(tf_config: str | None) -> tuple[int, int]:
+    """(this worker's index, number of workers) from ``TF_CONFIG``, as MultiWorkerMirroredStrategy reads it;
+    a RunError in one line when it is missing or malformed (the strategy would hang or fail obscurely)."""
+    where = "--strategy multi-worker needs TF_CONFIG"
+    if not tf_config or not tf_config.strip():
+        raise RunError(f"{where} (the cluster and this machine's place in it), e.g. {TF_CONFIG_EXAMPLE}")
+    try:
+        data = json.loads(tf_config)
+    except json.JSONDecodeError as exc:
+        raise RunError(f"TF_CONFIG is not JSON ({exc}): {tf_config[:200]!r}") from None
+    cluster = data.get("cluster") if isinstance(data, dict) else None
+    task = data.get("task") if isinstance(data, dict) else None
+    workers = cluster.get("worker") if isinstance(cluster, dict) else None
+    if not isinstance(workers, list) or not workers or not all(
+            isinstance(w, str) and re.fullmatch(r"[^\s:]+:\d+|\[[0-9A-Fa-f:.]+\]:\d+", w) for w in workers):
+        raise RunError(f"TF_CONFIG: cluster.worker must be a non-empty list of \"host:port\" strings, received "
+                       f"{str(workers)[:200]}; e.g. {TF_CONFIG_EXAMPLE}")
+    if set(cluster) - {"worker"}:
+        raise RunError(f"TF_CONFIG: only \"worker\" tasks are supported (worker 0 is the chief), received "
+                       f"cluster keys {', '.join(sorted(cluster))}")
+    if not isinstance(task, dict) or task.get("type") != "worker":
+        raise RunError(f"TF_CONFIG: task must be {{\"type\": \"worker\", \"index\": N}}, received {str(task)[:200]}")
+    index = task.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(workers):
+        raise RunError(f"TF_CONFIG: task.index must be an integer in 0..{len(workers) - 1} (one per "
+                       f"cluster.worker entry), received {index!r}")
+    return index, len(workers)
+
+
+def _scratch_prefix(index: int) -> str:
+    return f"cnn-designer-worker{index}-"
+
+
+def worker_scratch_dir(index: int) -> Path:
+    """A non-chief worker's own run folder in the temporary folder: it writes nothing where the chief does."""
+    return Path(tempfile.mkdtemp(prefix=_scratch_prefix(index)))
+
+
+_RESUME_FILES = (DESIGN_FILE, CONFIG_FILE, STATUS_FILE, HISTORY_JSON, HISTORY_CSV, LAST_MODEL, BEST_MODEL)
+
+
+def worker_resume_copy(config: TrainConfig, index: int) -> TrainConfig:
+    """A non-chief worker resumes from a copy of the run in its scratch folder (the run folder is the
+    chief's: this worker only reads it, so it must be reachable there, e.g. on a shared file system)."""
+    source = Path(str(config.resume))
+    if source.parent == Path(tempfile.gettempdir()) and source.name.startswith(_scratch_prefix(index)):
+        return config  # already this worker's copy (the worker process prepares the run a second time)
+    scratch = worker_scratch_dir(index)
+    for name in _RESUME_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, scratch / name)
+    return replace(config, resume=str(scratch))
+
+
 def prepare_run(config: TrainConfig, design: Design | None = None, *, check: bool = True,
                 ) -> tuple[TrainConfig, Design]:
     """Check the request and make (or, for --resume, check) the run folder with its design.toml snapshot,
@@ -293,7 +352,10 @@ def prepare_run(config: TrainConfig, design: Design | None = None, *, check: boo
     # Imported here: checks pulls in numpy, which the app's start-up (it reads runs) does not need.
     from designer.training.checks import check_data
 
+    index = multi_worker_task(os.environ.get("TF_CONFIG"))[0] if config.strategy == "multi-worker" else 0
     if config.resume:
+        if index > 0:
+            config = worker_resume_copy(config, index)
         config = resume_config(config)
         run_dir = Path(str(config.run_dir))
         try:
@@ -313,6 +375,8 @@ def prepare_run(config: TrainConfig, design: Design | None = None, *, check: boo
         check_data(str(config.data), design.classes, config.limit)
     if config.run_dir:
         run_dir = claim_run_dir(Path(config.run_dir))
+    elif index > 0:
+        run_dir = worker_scratch_dir(index)
     else:
         run_dir = create_run_dir(config.out_dir, design.name)
     if not (run_dir / DESIGN_FILE).exists():

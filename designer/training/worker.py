@@ -13,12 +13,14 @@ it in-process.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
 import sys
 import threading
 import traceback
+import zlib
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -126,7 +128,7 @@ class Worker:
         # The data is checked here, before TensorFlow is imported and before any model is built.
         config, design = runs.prepare_run(self.config, self.design)
         self.run_dir = run_dir = Path(str(config.run_dir))
-        seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+        seed = config.seed if config.seed is not None else _default_seed(config)
         config = replace(config, seed=seed)
         history = runs.read_history(run_dir) if config.resume else []
         initial_epoch = self.epochs_done = len(history)
@@ -194,10 +196,12 @@ class Worker:
         if len(history) == initial_epoch and not (run_dir / runs.LAST_MODEL).exists():
             save_model(model, run_dir / runs.LAST_MODEL)
         self.log(f"evaluating on the {data.test_split} split ({len(data.x_test)} images)")
-        best = run_dir / runs.BEST_MODEL
-        final = keras.models.load_model(best) if best.exists() else model
+        # Loaded outside the strategy's scope, so every worker evaluates the whole test split on its own,
+        # in order (a distributed predict would interleave the replicas' outputs).
+        chosen = runs.BEST_MODEL if (run_dir / runs.BEST_MODEL).exists() else runs.LAST_MODEL
+        final = keras.models.load_model(run_dir / chosen)
         metrics = evaluate_metrics(final, pipes.test, data.y_test, data.class_names, data.test_split)
-        metrics["model"] = runs.BEST_MODEL if best.exists() else runs.LAST_MODEL
+        metrics["model"] = chosen
         metrics["epochs_completed"] = len(history)
         runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         runs.write_status(run_dir, "completed", len(history))
@@ -252,7 +256,19 @@ def _strategy(tf: Any, config: TrainConfig) -> Any:
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
         devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
+    if config.strategy == "multi-worker":
+        # Reads TF_CONFIG (checked by prepare_run) and blocks until every worker of the cluster has joined.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _default_seed(config: TrainConfig) -> int:
+    """A random seed, except for multi-worker: every worker must split and shuffle the data alike, so the
+    seed comes from the cluster (the same TF_CONFIG cluster on every worker)."""
+    if config.strategy != "multi-worker":
+        return random.SystemRandom().randrange(2**31)
+    cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]  # checked by runs.multi_worker_task
+    return zlib.crc32(json.dumps(cluster, sort_keys=True).encode()) % 2**31
 
 
 def _watch_stdin(stream: IO[str], worker: Worker) -> None:

@@ -171,8 +171,13 @@ def test_limit_one_leaves_no_image_to_validate_with(npz_data: Path) -> None:
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("epochs", "3", "epochs must be an integer, received '3'"),
-    ("augment", 1, "augment must be true or false, received 1"),
-    ("learning_rate", float("inf"), "learning_rate must be a finite number, received inf"),
+    ("augment", 1, "augment must be true or false or null, received 1"),
+    ("learning_rate", float("inf"), "learning_rate must be a finite number or null, received inf"),
+    ("learning_rate", 0.0, "learning_rate must be > 0, received 0.0"),
+    ("weight_decay", -0.1, "weight_decay must be >= 0, received -0.1"),
+    ("label_smoothing", 1.0, "label_smoothing must be in [0, 1), received 1.0"),
+    ("recipe", "fast", "recipe must be one of default, seed; received 'fast'"),
+    ("mixed_precision", "yes", "mixed_precision must be one of auto, on, off; received 'yes'"),
     ("limit", True, "limit must be an integer or null, received True"),
     ("seed", -1, "seed must be in 0..2147483647, received -1"),
     ("early_stopping", -2, "early_stopping must be >= 0 (0 turns it off), received -2"),

@@ -84,14 +84,16 @@ def test_config_round_trip_and_defaults() -> None:
     assert TrainConfig.from_json(config.to_json()) == config
     default = TrainConfig(design="model2")
     # data None: cifar10 for a new run (prepare_run fills it in), the run's own data for a resume
-    assert (default.data, default.batch_size, default.learning_rate) == (None, 64, 1e-3)
+    assert (default.data, default.batch_size, default.recipe) == (None, 64, "default")
+    # None: the recipe decides (designer.training.recipe.resolve_recipe)
+    assert (default.learning_rate, default.augment, default.weight_decay, default.label_smoothing) == (None,) * 4
 
 
 @pytest.mark.parametrize("text, words", [
     ('{"design": "m", "colour": "red"}', "unknown training config keys: colour"),
     ("{}", "needs 'design'"),
     ('{"design": "m", "batch_size": 0}', "batch_size must be >= 1, received 0"),
-    ('{"design": "m", "strategy": "tpu"}', "strategy must be one of default, mirrored; received 'tpu'"),
+    ('{"design": "m", "strategy": "tpu"}', "strategy must be one of default, mirrored, multi-worker; received 'tpu'"),
     ("nope", "not JSON"),
 ])
 def test_bad_configs_name_the_problem(text: str, words: str) -> None:

@@ -20,7 +20,7 @@ from designer.training.protocol import (
     Started,
     TrainConfig,
 )
-from designer.training.recipe import Cancelled, Monitor
+from designer.training.recipe import RECIPE_TABLE, Cancelled, Monitor, learning_rate_schedule
 from designer.training.worker import EXIT_FAILED, EXIT_OK, Worker
 
 from .conftest import Recorder, write_image_folder, write_npz
@@ -66,6 +66,10 @@ def test_npz_run_emits_events_and_fills_the_run_folder(tmp_path: Path, design_fi
     config_json = json.loads((run_dir / "config.json").read_text())
     assert config_json["preprocessing"]["rescale"] == pytest.approx(1 / 255)
     assert config_json["config"]["seed"] == 3 and config_json["data"]["class_names"] == ["0", "1", "2"]
+    assert config_json["config"]["recipe"] == "default" and config_json["recipe"]["name"] == "default"
+    assert config_json["recipe"]["augment"] is True and config_json["recipe"]["schedule"] == "cosine"
+    assert started.recipe == config_json["recipe"]["description"]
+    assert set(config_json["versions"]) == {"python", "tensorflow", "keras", "numpy", "cnn-designer"}
     assert [r["epoch"] for r in runs.read_history(run_dir)] == [1, 2]
     summary = runs.best_run_for("tiny", tmp_path / "runs")
     assert summary is not None and summary.test_accuracy == metrics["test_accuracy"]
@@ -126,6 +130,45 @@ def test_cancel_mid_epoch_keeps_a_checkpoint(tmp_path: Path, design_file: Path, 
     assert not (run_dir / "metrics.json").exists()
 
 
+def test_cancel_during_validation_records_the_epoch_so_resume_does_not_retrain_it(
+        tmp_path: Path, design_file: Path, npz_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from designer.training import worker as worker_module
+    from designer.training.recipe import keras_callback
+
+    def cancelling_in_validation(monitor: Monitor) -> object:
+        callback = keras_callback(monitor)
+
+        def on_test_batch_end(batch: int, logs: object = None) -> None:
+            monitor.cancel.set()  # as a Ctrl-C would, while epoch 1 validates
+
+        callback.on_test_batch_end = on_test_batch_end  # type: ignore[method-assign]
+        return callback
+
+    monkeypatch.setattr(worker_module, "keras_callback", cancelling_in_validation)
+    config = TrainConfig(design=str(design_file), data=str(npz_data), epochs=3, batch_size=16, seed=1,
+                         out_dir=str(tmp_path / "runs"))
+    code, events, _ = _run(config)
+    final = events[-1]
+    assert code == EXIT_OK and isinstance(final, Finished) and final.status == "cancelled"
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1] and final.epochs_completed == 1
+    run_dir = Path(final.run_dir)
+    assert [r["epoch"] for r in runs.read_history(run_dir)] == [1]
+    assert runs.read_history(run_dir)[0]["val_accuracy"] is not None
+    monkeypatch.undo()
+    _, events, _ = _run(TrainConfig(design="", resume=str(run_dir), data=str(npz_data), epochs=2))
+    assert [e.epoch for e in events if isinstance(e, EpochStart)] == [2]
+
+
+def test_label_smoothing_and_the_seed_recipe_train(tmp_path: Path, design_file: Path, npz_data: Path) -> None:
+    config = TrainConfig(design=str(design_file), data=str(npz_data), epochs=1, batch_size=16, seed=1,
+                         recipe="seed", label_smoothing=0.1, out_dir=str(tmp_path / "runs"))
+    code, events, _ = _run(config)
+    assert code == EXIT_OK and isinstance(events[-1], Finished) and events[-1].ok
+    assert 0 <= events[-1].metrics["test_accuracy"] <= 1
+    recorded = json.loads((Path(events[-1].run_dir) / "config.json").read_text())["recipe"]
+    assert (recorded["name"], recorded["label_smoothing"], recorded["weight_decay"]) == ("seed", 0.1, 0.0)
+
+
 def test_resume_continues_the_epochs(tmp_path: Path, design_file: Path, npz_data: Path) -> None:
     first = TrainConfig(design=str(design_file), data=str(npz_data), epochs=1, batch_size=16, seed=2,
                         out_dir=str(tmp_path / "runs"))
@@ -136,8 +179,13 @@ def test_resume_continues_the_epochs(tmp_path: Path, design_file: Path, npz_data
     started = next(e for e in events if isinstance(e, Started))
     assert started.initial_epoch == 1 and started.epochs == 3 and started.seed == 2 and started.batch_size == 16
     assert [e.epoch for e in events if isinstance(e, EpochStart)] == [2, 3]
-    assert [r["epoch"] for r in runs.read_history(Path(run_dir))] == [1, 2, 3]
+    history = runs.read_history(Path(run_dir))
+    assert [r["epoch"] for r in history] == [1, 2, 3]
     assert isinstance(events[-1], Finished) and events[-1].epochs_completed == 3
+    # The first run's cosine ended at 0; the resumed job's schedule spans its 3 epochs, at its restored step.
+    schedule = learning_rate_schedule(RECIPE_TABLE["default"], steps_per_epoch=4, epochs=3)
+    assert [r["lr"] for r in history[1:]] == pytest.approx([float(schedule(4)), float(schedule(8))], rel=1e-4)
+    assert history[1]["lr"] > 1e-3
 
 
 def test_progress_is_throttled_to_five_per_second(tmp_path: Path) -> None:
