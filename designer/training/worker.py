@@ -257,9 +257,31 @@ def _strategy(tf: Any, config: TrainConfig) -> Any:
         devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if config.strategy == "multi-worker":
-        # Reads TF_CONFIG (checked by prepare_run) and blocks until every worker of the cluster has joined.
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy(tf)
     return tf.distribute.get_strategy()
+
+
+def _multi_worker_strategy(tf: Any) -> Any:
+    """MultiWorkerMirroredStrategy from TF_CONFIG (checked by prepare_run); it blocks until every worker of
+    the cluster has joined.
+
+    Keras 3's fit() asks the strategy to reduce a nest of per-replica values (the first batch, to build the
+    model) and scalar metrics "along axis 0", which MultiWorkerMirroredStrategy refuses (tensorflow/tensorflow
+    #72388: "Invalid reduction dimension 0 for input with 0 dimensions"). This subclass reduces each value on
+    its own, scalars across replicas: the mean Keras means. The two-worker test fails if that stops holding.
+    """
+
+    class KerasMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op: Any, value: Any, axis: int | None) -> Any:
+            def one(v: Any) -> Any:
+                local = self.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) \
+                    else v
+                scalar = getattr(getattr(local, "shape", None), "rank", None) == 0
+                return super(KerasMultiWorkerStrategy, self).reduce(reduce_op, v, None if scalar else axis)
+
+            return tf.nest.map_structure(one, value)
+
+    return KerasMultiWorkerStrategy()
 
 
 def _default_seed(config: TrainConfig) -> int:
