@@ -130,3 +130,25 @@ def test_two_workers_over_loopback_train_one_run(tmp_path: Path, design_file: Pa
     # Both replicas trained the same model: the all-reduced validation accuracy is the same on both.
     val = [[e["val_accuracy"] for e in events if e["event"] == "epoch_end"] for events in (chief, other)]
     assert val[0] == val[1] and len(val[0]) == 2
+
+
+def test_a_non_chief_worker_resumes_from_a_copy_and_leaves_the_run_alone(
+        tmp_path: Path, design_file: Path, npz_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    config, _ = runs.prepare_run(TrainConfig(design=str(design_file), data=str(npz_data), out_dir=str(tmp_path)))
+    run = Path(str(config.run_dir))
+    runs.write_json(run / runs.CONFIG_FILE, runs.config_record(config, runs.resolve_design(str(design_file))))
+    (run / runs.LAST_MODEL).write_bytes(b"weights")  # only copied here, never loaded
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(_CLUSTER))
+    request = TrainConfig(design="", resume=str(run), data=str(npz_data), epochs=3, strategy="multi-worker")
+    resumed, _ = runs.prepare_run(request)
+    copy = Path(str(resumed.run_dir))
+    assert copy.parent == Path(tempfile.gettempdir()) and copy.name.startswith("cnn-designer-worker1-")
+    assert resumed.resume == str(copy) and (copy / runs.LAST_MODEL).read_bytes() == b"weights"
+    # The worker process prepares the same config again: it keeps its copy rather than copying the copy.
+    assert runs.prepare_run(resumed)[0].run_dir == str(copy)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    for child in copy.iterdir():
+        child.unlink()
+    copy.rmdir()
