@@ -147,3 +147,24 @@ def test_anything_printed_on_fd_1_stays_off_the_protocol_stream(tmp_path: Path) 
     (line,) = result.stdout.splitlines()
     event = decode_event(line)
     assert isinstance(event, Failed) and "cannot read design file" in event.reason
+
+
+@pytest.mark.slow
+def test_mixed_precision_on_trains_and_auto_is_off_without_a_gpu(tmp_path: Path, design_file: Path,
+                                                                  npz_data: Path) -> None:
+    import tensorflow as tf
+
+    from designer.training.worker import _mixed_precision
+
+    assert not tf.config.list_physical_devices("GPU") and not _mixed_precision(tf, "auto")
+    assert _mixed_precision(tf, "on") and not _mixed_precision(tf, "off")
+    # In a child process: the policy is global to the process that sets it.
+    config = TrainConfig(design=str(design_file), data=str(npz_data), epochs=1, batch_size=16, seed=1,
+                         mixed_precision="on", out_dir=str(tmp_path / "runs"))
+
+    async def main() -> list[Event]:
+        return await _collect(await TrainingJob.start(config))
+
+    events = asyncio.run(main())
+    assert isinstance(events[-1], Finished) and events[-1].ok, events[-1]
+    assert "mixed precision: Keras' mixed_float16 policy" in (Path(events[-1].run_dir) / "worker.log").read_text()
