@@ -61,6 +61,14 @@ class TrainSettings:
     """``default`` or ``mirrored`` (tf.distribute.MirroredStrategy over the local GPUs)."""
     cpu_devices: int = 1
     """Split the CPU into this many logical devices (to try ``mirrored`` without GPUs)."""
+    recipe: str = "default"
+    """``default`` (augmentation, AdamW, cosine) or ``seed`` (the notebook's plain Adam). Not yet a form field."""
+    weight_decay: float | None = None
+    """AdamW weight decay; None: the recipe's. Not yet a form field."""
+    label_smoothing: float | None = None
+    """None: the recipe's (0). Not yet a form field."""
+    mixed_precision: str = "auto"
+    """``auto`` (on a GPU), ``on`` or ``off``. Not yet a form field."""
     resume: str = ""
     """A run folder to continue from its last.keras (""; a new run). Not remembered between sessions."""
 
