@@ -66,7 +66,10 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, metavar="X",
                    help="peak learning rate (default: the recipe's)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random horizontal flips and translations of up to 10%% (default: the recipe's)")
+                   help="random horizontal flips and whole-pixel shifts (default: the recipe's)")
+    p.add_argument("--translate", type=float, default=None, metavar="F",
+                   help="largest augmentation shift as a fraction of the image size, 0 for flips only "
+                        "(default: the recipe's, 0.1)")
     p.add_argument("--weight-decay", type=float, default=None, metavar="X",
                    help="AdamW weight decay, 0 for plain Adam (default: the recipe's)")
     p.add_argument("--label-smoothing", type=float, default=None, metavar="X",
@@ -98,7 +101,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.design and not args.resume:
         raise ValueError("train needs a DESIGN (preset id or design file) or --resume RUN")
     return TrainConfig(design=args.design or "", data=args.data, epochs=args.epochs, batch_size=args.batch_size,
-                       recipe=args.recipe, learning_rate=args.lr, augment=args.augment,
+                       recipe=args.recipe, learning_rate=args.lr, augment=args.augment, translate=args.translate,
                        weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                        mixed_precision=args.mixed_precision, seed=args.seed, out_dir=args.out,
                        resume=args.resume, strategy=args.strategy, early_stopping=args.early_stopping,

@@ -272,18 +272,22 @@ def load_data(spec: str, input_shape: tuple[int, ...], classes: int, *, seed: in
     return ImageData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(names), source, test_split)
 
 
-def augmentation(seed: int) -> Any:
+def augmentation(seed: int, translate: float = 0.1) -> Any:
     """The training augmentation as Keras preprocessing layers: random horizontal flip, and random translation
-    by up to 10 % of height and width with reflected borders (the pad-and-crop of CIFAR training)."""
+    by up to ``translate`` of height and width (0: flips only) with reflected borders and nearest-pixel
+    sampling, so every shift is a whole number of pixels: the pad-and-crop of CIFAR training. (Bilinear
+    sampling of sub-pixel shifts would blur the training images, which the sharp test images never are.)"""
     import keras  # see load_cifar10
 
-    return keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
-                             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1)],
-                            name="augmentation")
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    if translate > 0:
+        layers.append(keras.layers.RandomTranslation(translate, translate, fill_mode="reflect",
+                                                     interpolation="nearest", seed=seed + 1))
+    return keras.Sequential(layers, name="augmentation")
 
 
-def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, seed: int = 0,
-                   one_hot: bool = False) -> Pipelines:
+def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, translate: float = 0.1,
+                   seed: int = 0, one_hot: bool = False) -> Pipelines:
     """tf.data pipelines: shuffled, rescaled (and augmented) training batches; cached val and test batches.
 
     Augmentation runs on whole batches in a parallel map, so it costs a few vectorized ops per step, and the
@@ -294,7 +298,7 @@ def make_pipelines(data: ImageData, batch_size: int, *, augment: bool = False, s
     scale = float(PREPROCESSING["rescale"])
     offset = float(PREPROCESSING["offset"])
     classes = len(data.class_names)
-    augmenter = augmentation(seed) if augment else None
+    augmenter = augmentation(seed, translate) if augment else None
 
     def prepare(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.cast(x, tf.float32) * scale + offset, tf.one_hot(y, classes) if one_hot else y

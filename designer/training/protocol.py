@@ -102,7 +102,10 @@ class TrainConfig:
     learning_rate: float | None = None
     """Peak learning rate (after warm-up); None: the recipe's."""
     augment: bool | None = None
-    """Random horizontal flip and translation by up to 10 % of the image size; None: the recipe's."""
+    """Random horizontal flip and whole-pixel translation of training images; None: the recipe's."""
+    translate: float | None = None
+    """The augmentation's largest shift as a fraction of the image size, in [0, 0.5); 0: flips only; None: the
+    recipe's (0.1)."""
     weight_decay: float | None = None
     """AdamW's decoupled weight decay (0 gives plain Adam); None: the recipe's."""
     label_smoothing: float | None = None
@@ -143,6 +146,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, received {self.weight_decay}")
         if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), received {self.label_smoothing}")
+        if self.translate is not None and not 0 <= self.translate < 0.5:
+            raise ValueError(f"translate must be in [0, 0.5), received {self.translate}")
         if self.recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {', '.join(RECIPES)}; received '{self.recipe}'")
         if self.mixed_precision not in MIXED_PRECISION:

@@ -60,8 +60,10 @@ class Recipe:
     halved by ReduceLROnPlateau: a schedule object's rate cannot be changed by a callback)."""
     warmup_epochs: int
     augment: bool
-    """Random horizontal flip and random translation (up to 10 %, reflected borders) of training batches."""
+    """Random horizontal flip and random whole-pixel translation (reflected borders) of training batches."""
     label_smoothing: float
+    translate: float = 0.1
+    """The augmentation's largest shift, as a fraction of height and width (0.1: 3 pixels of 32); 0: flips only."""
 
     def describe(self) -> str:
         """One line for logs and the CLI: ``default: AdamW lr 0.002 (wd 0.01), cosine after 2 warm-up ..."""
@@ -69,7 +71,8 @@ class Recipe:
             else f"Adam lr {self.learning_rate:g}"
         schedule = {"cosine": f"warm-up {self.warmup_epochs} epoch(s) then cosine decay to 0",
                     "constant": "constant", "plateau": "halved on plateau"}[self.schedule]
-        extras = ["augmentation" if self.augment else "no augmentation"]
+        extras = [("flips" + (f" and shifts up to {self.translate:.0%}" if self.translate else "")) if self.augment
+                  else "no augmentation"]
         if self.label_smoothing:
             extras.append(f"label smoothing {self.label_smoothing:g}")
         return f"{self.name}: {optimizer}, {schedule}, {', '.join(extras)}"
@@ -90,7 +93,8 @@ def resolve_recipe(config: TrainConfig) -> Recipe:
     """The job's recipe: the named one with the config's explicit settings applied. ``reduce_lr`` > 0 swaps
     the cosine schedule for ReduceLROnPlateau (the two cannot be combined)."""
     base = RECIPE_TABLE[config.recipe]
-    overrides = {k: getattr(config, k) for k in ("learning_rate", "weight_decay", "augment", "label_smoothing")
+    overrides = {k: getattr(config, k) for k in ("learning_rate", "weight_decay", "augment", "translate",
+                                                "label_smoothing")
                  if getattr(config, k) is not None}
     recipe = replace(base, **overrides)
     if config.reduce_lr > 0:

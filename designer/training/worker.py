@@ -163,7 +163,8 @@ class Worker:
         runs.write_json(run_dir / runs.CONFIG_FILE, record)
         # A resumed run reshuffles differently from its first epochs; the split above keeps the original seed.
         keras.utils.set_random_seed(seed + initial_epoch)
-        pipes = make_pipelines(data, config.batch_size, augment=recipe.augment, seed=seed + initial_epoch,
+        pipes = make_pipelines(data, config.batch_size, augment=recipe.augment, translate=recipe.translate,
+                               seed=seed + initial_epoch,
                                one_hot=one_hot_labels(recipe))
         with strategy.scope():
             if config.resume:
