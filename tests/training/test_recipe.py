@@ -89,6 +89,27 @@ def test_augmented_batches_keep_labels_and_range_but_move_pixels(npz_data: Path)
     np.testing.assert_allclose(next(iter(augmented.test))[0].numpy(), data.x_test[:58] / 255.0, rtol=1e-6)
 
 
+def test_shifts_are_whole_pixels_and_translate_zero_is_flips_only() -> None:
+    from designer.training.datasets import augmentation
+
+    rng = np.random.default_rng(0)
+    # Distinct values everywhere: a bilinear (sub-pixel) shift would make values that are not in the input.
+    x = rng.permutation(8 * 16 * 16 * 3).astype(np.float32).reshape(8, 16, 16, 3)
+    shifted = np.asarray(augmentation(3, 0.25)(x, training=True))
+    assert np.isin(shifted, x).all()
+    assert any(not np.array_equal(s, i) and not np.array_equal(s, i[:, ::-1]) for s, i in zip(shifted, x))
+    flipped = np.asarray(augmentation(3, 0.0)(x, training=True))
+    assert all(np.array_equal(f, i) or np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, x))
+
+
+def test_translate_is_a_recipe_setting_checked_by_the_config() -> None:
+    assert resolve_recipe(TrainConfig(design="m")).translate == pytest.approx(0.1)
+    flips = resolve_recipe(TrainConfig(design="m", translate=0.0))
+    assert flips.translate == 0.0 and flips.describe().endswith("cosine decay to 0, flips")
+    with pytest.raises(ValueError, match="translate must be in"):
+        TrainConfig(design="m", translate=0.5)
+
+
 def test_one_hot_labels_for_label_smoothing(npz_data: Path) -> None:
     data = load_data(str(npz_data), TINY_INPUT, 3, seed=0)
     pipes = make_pipelines(data, 8, one_hot=True)
