@@ -18,12 +18,19 @@ from typing import Any
 from designer.design import Design
 from designer.export.csource import c_identifier
 from designer.footprint import COMPRESSIONS
+from designer.training.protocol import (
+    CIFAR10,
+    MIXED_PRECISION,
+    RECIPES,
+    SEED_LIMIT,
+    STRATEGIES,
+    check_field_types,
+)
 from designer.training.runs import RunSummary, list_runs
 from tui.recovery import state_dir
 from tui.sources import in_presets
 
 SETTINGS_FILE = "job_settings.json"
-CIFAR10 = "cifar10"
 
 
 def check_dataset(data: str) -> None:
@@ -37,16 +44,29 @@ def check_dataset(data: str) -> None:
 @dataclass(frozen=True)
 class TrainSettings:
     """What the train form asks for: every option of ``cnn-designer train`` but the output folder (the app's
-    runs folder) and ``--json``. Errors name the form's field, as the form shows them."""
+    runs folder) and ``--json``. Errors name the form's field, as the form shows them. The recipe's settings
+    (learning rate ... label smoothing) are None unless the user overrides them, as the CLI's flags are: a
+    T press trains with the recipe, and a better recipe later reaches the user without their touching it."""
 
     data: str = CIFAR10
     """``cifar10``, or a path: an image folder, a .tar.gz/.zip of one, or an .npz."""
     epochs: int = 10
     batch_size: int = 64
     """Images per step."""
-    learning_rate: float = 1e-3
-    augment: bool = False
-    """Random flips and translations of up to 10 % of the image size."""
+    recipe: str = "default"
+    """One of :data:`RECIPES`: ``default`` (augmentation, AdamW, cosine) or ``seed`` (the notebook's plain Adam)."""
+    learning_rate: float | None = None
+    """Peak learning rate; None: the recipe's."""
+    augment: bool | None = None
+    """Random flips and whole-pixel shifts; None: the recipe's."""
+    translate: float | None = None
+    """The largest shift as a fraction of the image size (0: flips only); None: the recipe's."""
+    weight_decay: float | None = None
+    """AdamW weight decay (0: plain Adam); None: the recipe's."""
+    label_smoothing: float | None = None
+    """None: the recipe's."""
+    mixed_precision: str = "auto"
+    """One of :data:`MIXED_PRECISION`: ``auto`` (on a GPU), ``on`` or ``off``."""
     validation_split: float = 0.1
     """Share of the training images held out for validation."""
     seed: int | None = None
@@ -58,39 +78,41 @@ class TrainSettings:
     limit: int | None = None
     """Use at most this many training images; None: all."""
     strategy: str = "default"
-    """``default`` or ``mirrored`` (tf.distribute.MirroredStrategy over the local GPUs)."""
+    """One of :data:`STRATEGIES` (multi-worker needs TF_CONFIG in the app's environment)."""
     cpu_devices: int = 1
     """Split the CPU into this many logical devices (to try ``mirrored`` without GPUs)."""
-    recipe: str = "default"
-    """``default`` (augmentation, AdamW, cosine) or ``seed`` (the notebook's plain Adam). Not yet a form field."""
-    weight_decay: float | None = None
-    """AdamW weight decay; None: the recipe's. Not yet a form field."""
-    label_smoothing: float | None = None
-    """None: the recipe's (0). Not yet a form field."""
-    mixed_precision: str = "auto"
-    """``auto`` (on a GPU), ``on`` or ``off``. Not yet a form field."""
     resume: str = ""
     """A run folder to continue from its last.keras (""; a new run). Not remembered between sessions."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a damaged settings file can hold any JSON value
         check_dataset(self.data)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, received {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, received {self.batch_size}")
-        if not self.learning_rate > 0:
+        for label, value, choices in (("recipe", self.recipe, RECIPES), ("strategy", self.strategy, STRATEGIES),
+                                      ("mixed precision", self.mixed_precision, MIXED_PRECISION)):
+            if value not in choices:
+                raise ValueError(f"{label} must be one of {', '.join(choices)}; received '{value}'")
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(f"learning rate must be > 0, received {self.learning_rate}")
+        if self.weight_decay is not None and not self.weight_decay >= 0:
+            raise ValueError(f"weight decay must be >= 0 (0: plain Adam), received {self.weight_decay}")
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label smoothing must be in 0 .. 1 (below 1), received {self.label_smoothing}")
+        if self.translate is not None and not 0 <= self.translate < 0.5:
+            raise ValueError(f"shift must be a share of the image size in 0 .. 0.5 (below 0.5; 0: flips only), "
+                             f"received {self.translate}")
         if not 0.0 < self.validation_split < 1.0:
             raise ValueError(f"validation split must be between 0 and 1 (a share), received {self.validation_split}")
-        if self.seed is not None and not 0 <= self.seed < 2**31:
-            raise ValueError(f"seed must be in 0..{2**31 - 1} (empty: random), received {self.seed}")
+        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"seed must be in 0..{SEED_LIMIT - 1} (empty: random), received {self.seed}")
         for label, value in (("early stopping", self.early_stopping), ("reduce LR", self.reduce_lr)):
             if value < 0:
                 raise ValueError(f"{label} must be >= 0 epochs (0 turns it off), received {value}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"image limit must be >= 1 (empty: all images), received {self.limit}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; received '{self.strategy}'")
         if self.cpu_devices < 1:
             raise ValueError(f"CPU devices must be >= 1, received {self.cpu_devices}")
         if self.resume and not (Path(self.resume) / "last.keras").is_file():
@@ -102,8 +124,15 @@ class TrainSettings:
         return {**asdict(self), "resume": self.resume or None}
 
 
-STRATEGIES = ("default", "mirrored")
-"""designer.training.protocol.STRATEGIES (not imported: the form need not load the training protocol)."""
+RECIPE_OVERRIDES = ("learning_rate", "augment", "translate", "weight_decay", "label_smoothing")
+"""TrainSettings fields whose None means "the recipe's"."""
+
+OLD_HARD_CODED = {"learning_rate": 1e-3, "augment": False}
+"""What the train form sent for these before it followed the recipe: in a settings file from then they are
+the old defaults, not the user's choice, and load as None (the recipe's)."""
+
+SETTINGS_VERSION = 2
+"""job_settings.json's ``version``: 2 since the recipe's settings may be None (absent: written before)."""
 
 DATASET_HELP = ("give an image folder (train/<class>/*, test/<class>/*), a .tar.gz/.zip of one, an .npz "
                 "(x_train, y_train, x_test, y_test), or cifar10")
@@ -249,15 +278,19 @@ class SettingsStore:
         saved = self._read().get("train")
         if isinstance(saved, dict):
             known = {f.name for f in fields(TrainSettings)}
+            values = {k: v for k, v in saved.items() if k in known}
+            if saved.get("version") != SETTINGS_VERSION:  # written when the form sent its own lr and augment
+                values.update({k: None for k, old in OLD_HARD_CODED.items()
+                               if k in values and type(values[k]) is type(old) and values[k] == old})
             try:
-                return TrainSettings(**{k: v for k, v in saved.items() if k in known})
+                return TrainSettings(**values)
             except (TypeError, ValueError):
                 pass
         return None
 
     def save_train(self, settings: TrainSettings) -> None:
         """Remember ``settings`` for the next train form (not a run to resume: that is this run's choice)."""
-        self._write("train", {**asdict(settings), "resume": ""})
+        self._write("train", {**asdict(settings), "resume": "", "version": SETTINGS_VERSION})
 
     def export_root_and_compression(self) -> tuple[str, str]:
         """The folder the last bundle went into (its parent) and the last compression."""

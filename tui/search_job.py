@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.design import Design
+from designer.training.protocol import SEED_LIMIT
 from tui.job_settings import CIFAR10, check_dataset
 from tui.jobs import Finished, Log
 
@@ -50,13 +51,19 @@ class SearchSettings:
     residual: bool = False
     study: str = ""
     """The study to create or join; empty: a new one named after the design and the time."""
+    batch_size: int | None = None
+    """Proxy training's images per step (None: 64, or the joined study's)."""
+    seed: int | None = None
+    """Seed for the sampler and the training (None: random)."""
+    storage: str = ""
+    """An Optuna storage URL (empty: SQLite in the search folder)."""
 
     def __post_init__(self) -> None:
         from designer.search.objective import OBJECTIVES
 
         check_dataset(self.data)
         for label, value in (("trials", self.trials), ("epochs", self.epochs), ("limit", self.limit),
-                             ("max flash", self.max_flash), ("max RAM", self.max_ram)):
+                             ("max flash", self.max_flash), ("max RAM", self.max_ram), ("batch size", self.batch_size)):
             if value is not None and value < 1:
                 raise ValueError(f"{label} must be at least 1, received {value}")
         if self.max_latency_ms is not None and not self.max_latency_ms > 0:
@@ -65,6 +72,10 @@ class SearchSettings:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; received '{self.objective}'")
         if any(not c.isprintable() for c in self.study) or len(self.study) > 100:
             raise ValueError("study name: printable characters only, at most 100")
+        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"seed must be in 0..{SEED_LIMIT - 1} (empty: random), received {self.seed}")
+        if any(not c.isprintable() for c in self.storage):
+            raise ValueError("storage: printable characters only (an Optuna URL such as sqlite:///study.db)")
 
     def options(self) -> dict[str, object]:
         """The runner options for a search job."""
@@ -125,7 +136,8 @@ def command_args(plan: SearchPlan, options: Mapping[str, object], seed_design: s
         if options.get(key):
             args += [flag, str(options[key])]
     for flag, value in (("--limit", s.limit), ("--max-flash", s.max_flash), ("--max-ram", s.max_ram),
-                        ("--max-latency-ms", s.max_latency_ms)):
+                        ("--max-latency-ms", s.max_latency_ms), ("--batch-size", s.batch_size), ("--seed", s.seed),
+                        ("--storage", s.storage or None)):
         if value is not None:
             args += [flag, str(value)]
     if s.residual:

@@ -8,6 +8,7 @@ design with 8 calibration images, so each costs about the time TensorFlow takes 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import stat
@@ -209,7 +210,7 @@ async def test_forms_remember_the_last_values(make_app: MakeApp, tmp_path: Path,
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await fill_train_form(pilot, app, data=str(tiny_npz), epochs="3", batch_size="8", learning_rate="0.01")
-        app.screen.query_one("#t-augment").value = True  # type: ignore[attr-defined]
+        app.screen.query_one("#t-augment").value = "on"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await pilot.pause()
         assert runner.started[0][2] | {"data": str(tiny_npz), "epochs": 3, "batch_size": 8,
@@ -218,7 +219,7 @@ async def test_forms_remember_the_last_values(make_app: MakeApp, tmp_path: Path,
         await pilot.pause()
         form = app.screen
         assert isinstance(form, TrainFormScreen)
-        assert form.value() == TrainSettings(str(tiny_npz), 3, 8, 0.01, True)
+        assert form.value() == TrainSettings(str(tiny_npz), epochs=3, batch_size=8, learning_rate=0.01, augment=True)
         form.query_one("#t-epochs", Input).value = "zero"
         await pilot.pause()
         assert "epochs: expected an integer" in str(form.query_one("#form-error").render())
@@ -255,6 +256,29 @@ def test_a_deleted_dataset_falls_back_to_the_defaults(tmp_path: Path, tiny_npz: 
     assert store.train() == TrainSettings()
     (tmp_path / "state" / "job_settings.json").write_text("{broken")
     assert store.train() == TrainSettings()
+
+
+def test_settings_from_before_the_recipe_follow_it(tmp_path: Path, tiny_npz: Path) -> None:
+    # The form used to send lr 0.001 and augment off itself: a file from then holds those whether the user
+    # chose them or not. As the old defaults they load as the recipe's; anything else was chosen and stays.
+    state = tmp_path / "state"
+    state.mkdir()
+    old = {"data": str(tiny_npz), "epochs": 40, "batch_size": 64, "learning_rate": 0.001, "augment": False,
+           "validation_split": 0.1, "seed": None, "early_stopping": 0, "reduce_lr": 0, "limit": None,
+           "strategy": "default", "cpu_devices": 1, "resume": ""}
+    (state / "job_settings.json").write_text(json.dumps({"train": old}))
+    loaded = SettingsStore(state).train()
+    assert (loaded.epochs, loaded.learning_rate, loaded.augment, loaded.recipe) == (40, None, None, "default")
+    (state / "job_settings.json").write_text(json.dumps({"train": {**old, "learning_rate": 0.01, "augment": True}}))
+    assert (SettingsStore(state).train().learning_rate, SettingsStore(state).train().augment) == (0.01, True)
+    # Saved now, an explicit 0.001 is the user's and is kept.
+    SettingsStore(state).save_train(TrainSettings(str(tiny_npz), learning_rate=0.001, augment=False))
+    assert (SettingsStore(state).train().learning_rate, SettingsStore(state).train().augment) == (0.001, False)
+    SettingsStore(state).save_train(TrainSettings(str(tiny_npz), epochs=5))
+    assert SettingsStore(state).train() == TrainSettings(str(tiny_npz), epochs=5)
+    # A damaged value (hand-edited, another version's) gives the defaults, not a job the worker refuses.
+    (state / "job_settings.json").write_text(json.dumps({"train": {**old, "augment": "yes"}}))
+    assert SettingsStore(state).train() == TrainSettings()
 
 
 def test_training_events_translate() -> None:

@@ -31,6 +31,9 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("max_ram", "max RAM", "below the board's: 96K (empty: the board's)"),
     ("max_latency_ms", "max latency ms", "estimated inference time (empty: no limit)"),
     ("study", "study name", "empty: a new study; a name joins or makes that one"),
+    ("batch_size", "batch size", "proxy training's images per step (empty: 64, or the joined study's)"),
+    ("seed", "seed", "for the sampler and the training (empty: random)"),
+    ("storage", "storage", "an Optuna URL (empty: SQLite in the search folder)"),
 )
 """(SearchSettings field, label, placeholder) for each input, top to bottom."""
 
@@ -100,11 +103,14 @@ class SearchFormScreen(CheckedFormScreen[SearchSettings]):
 
         limit, latency = number("limit", int), number("max_latency_ms", float)
         flash, ram = number("max_flash", int), number("max_ram", int)
+        batch, seed = number("batch_size", int), number("seed", int)
         return SearchSettings(
             data=text("data"), trials=required("trials"), epochs=required("epochs"),
             limit=None if limit is None else int(limit), objective=str(self.query_one("#s-objective", Select).value),
             max_flash=None if flash is None else int(flash), max_ram=None if ram is None else int(ram),
-            max_latency_ms=latency, residual=self.query_one("#s-residual", Checkbox).value, study=text("study"))
+            max_latency_ms=latency, residual=self.query_one("#s-residual", Checkbox).value, study=text("study"),
+            batch_size=None if batch is None else int(batch), seed=None if seed is None else int(seed),
+            storage=text("storage"))
 
 
 def open_search_form(app: DesignerApp) -> None:

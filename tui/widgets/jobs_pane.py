@@ -43,7 +43,7 @@ class JobsPane(Vertical):
         self._unavailable = 0
 
     def compose(self) -> ComposeResult:
-        yield Label("Jobs  [dim]t train · e export[/dim]", classes="pane-title")
+        yield Label("Jobs  [dim]t train · e export · S search[/dim]", classes="pane-title")
         yield Label("No jobs yet.", id="no-jobs")
 
     @property
