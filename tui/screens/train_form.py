@@ -67,7 +67,7 @@ AUGMENT: tuple[tuple[str, str], ...] = (("recipe's", RECIPES_OWN), ("on", "on"),
 _AUGMENT_VALUE = {None: RECIPES_OWN, True: "on", False: "off"}
 
 STRATEGY_HELP = ("mirrored: the local GPUs (or the CPU devices below); multi-worker: every machine runs the "
-                 "same job, TF_CONFIG in the app's environment naming the cluster (README: more than one machine)")
+                 "same job, TF_CONFIG in the app's environment naming the cluster (README: More than one device)")
 
 NEW_RUN = ""
 """The resume select's value for a new run."""
