@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select, Static
 
 from designer.designfile import save
@@ -79,12 +82,7 @@ def test_the_forms_start_from_the_clis_defaults() -> None:
 
 
 async def test_the_train_forms_selects_offer_the_clis_choices(make_app: MakeApp) -> None:
-    app = make_app(load_preset("model0"), runner=runner())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        assert isinstance(form, TrainFormScreen)
+    async with job_form(make_app, runner()) as (_app, _pilot, form):
         choices = {name: a.choices for name, a in cli_actions(add_train_command).items() if a.choices}
         assert set(choices) == {"recipe", "strategy", "mixed_precision"} and "multi-worker" in choices["strategy"]
         for name, offered in choices.items():
@@ -96,6 +94,26 @@ async def test_the_train_forms_selects_offer_the_clis_choices(make_app: MakeApp)
 
 def runner() -> FakeRunner:
     return FakeRunner({"train": [Finished(True, "ok")], "export": [Finished(True, "ok")]})
+
+
+FORM_KEYS: dict[str, type[TrainFormScreen | ExportFormScreen]] = {"t": TrainFormScreen, "e": ExportFormScreen}
+
+
+@asynccontextmanager
+async def job_form(make_app: MakeApp, fake: FakeRunner, key: str = "t", data: str | None = None) -> AsyncIterator[
+        tuple[DesignerApp, Pilot[Any], TrainFormScreen | ExportFormScreen]]:
+    """Model0's train (t) or export (e) form open; the train form's dataset ``data`` unless None (cifar10 is
+    valid offline as a name: the fake runner starts nothing)."""
+    app = make_app(load_preset("model0"), runner=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        form = app.screen
+        assert isinstance(form, FORM_KEYS[key])
+        if data is not None:
+            form.query_one("#t-data", Input).value = data
+            await pilot.pause()
+        yield app, pilot, form
 
 
 async def test_the_dataset_field_offers_what_is_here(make_app: MakeApp, tmp_path: Path) -> None:
@@ -116,12 +134,7 @@ async def test_the_dataset_field_offers_what_is_here(make_app: MakeApp, tmp_path
 
 
 async def test_no_dataset_here_explains_itself(make_app: MakeApp) -> None:
-    app = make_app(load_preset("model0"), runner=runner())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        assert isinstance(form, TrainFormScreen)
+    async with job_form(make_app, runner()) as (app, pilot, form):
         assert form.query_one("#t-data", Input).value == ""
         assert "dataset: give an image folder" in str(form.query_one("#form-error").render())
         await pilot.press("enter")  # refused
@@ -130,13 +143,7 @@ async def test_no_dataset_here_explains_itself(make_app: MakeApp) -> None:
 
 async def test_enter_starts_from_a_select_and_blank_means_the_recipes(make_app: MakeApp) -> None:
     fake = runner()
-    app = make_app(load_preset("model0"), runner=fake)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        form.query_one("#t-data", Input).value = "cifar10"
-        await pilot.pause()
+    async with job_form(make_app, fake, data=CIFAR10) as (app, pilot, form):
         # Untouched, the form trains the default recipe, and says what that is.
         help_line = str(form.query_one("#t-recipe-help", Static).render())
         assert help_line == RECIPE_TABLE["default"].describe() and "AdamW lr 0.002" in help_line
@@ -163,12 +170,7 @@ async def test_enter_starts_from_a_select_and_blank_means_the_recipes(make_app: 
 
 async def test_overrides_and_the_seed_recipe(make_app: MakeApp) -> None:
     fake = runner()
-    app = make_app(load_preset("model0"), runner=fake)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        form.query_one("#t-data", Input).value = "cifar10"
+    async with job_form(make_app, fake, data=CIFAR10) as (_app, pilot, form):
         form.query_one("#t-recipe", Select).value = "seed"
         await pilot.pause()
         assert form.query_one("#t-learning_rate", Input).placeholder.startswith("recipe: 0.001")
@@ -190,12 +192,7 @@ async def test_overrides_and_the_seed_recipe(make_app: MakeApp) -> None:
 
 async def test_recipe_fields_are_validated_by_name(make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    app = make_app(load_preset("model0"), runner=runner())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        form.query_one("#t-data", Input).value = "cifar10"
+    async with job_form(make_app, runner(), data=CIFAR10) as (app, pilot, form):
         for key, text, error in (("learning_rate", "0", "learning rate must be > 0"),
                                  ("learning_rate", "fast", "learning rate: expected a number or empty (the "
                                                            "recipe's), received 'fast'"),
@@ -222,12 +219,7 @@ async def test_recipe_fields_are_validated_by_name(make_app: MakeApp, monkeypatc
 
 
 async def test_more_fields_are_validated_by_name(make_app: MakeApp) -> None:
-    app = make_app(load_preset("model0"), runner=runner())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        form.query_one("#t-data", Input).value = "cifar10"
+    async with job_form(make_app, runner(), data=CIFAR10) as (_app, pilot, form):
         for key, text, error in (("validation_split", "1.5", "validation split must be between 0 and 1"),
                                  ("seed", "x", "seed: expected an integer or empty, received 'x'"),
                                  ("limit", "0", "image limit must be >= 1"),
@@ -264,12 +256,7 @@ def run_with_outside_data(tmp_path: Path) -> tuple[Path, Path]:
 async def test_resume_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path: Path) -> None:
     run, data = run_with_outside_data(tmp_path)
     fake = runner()
-    app = make_app(load_preset("model0"), runner=fake)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        form = app.screen
-        assert isinstance(form, TrainFormScreen)
+    async with job_form(make_app, fake) as (_app, pilot, form):
         form.query_one("#t-resume", Select).value = str(run)
         await pilot.pause()
         assert form.query_one("#t-data", Input).value == str(data)
@@ -283,12 +270,7 @@ async def test_export_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path
     run, data = run_with_outside_data(tmp_path)
     (run / "status.json").write_text(json.dumps({"status": "completed"}))
     fake = runner()
-    app = make_app(load_preset("model0"), runner=fake)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("e")
-        form = app.screen
-        assert isinstance(form, ExportFormScreen)
+    async with job_form(make_app, fake, "e") as (_app, pilot, form):
         assert form.query_one("#x-data", Input).value == str(data)
         form.query_one("#x-out", Input).value = str(tmp_path / "bundle")
         box = form.query_one("#x-stedgeai", Checkbox)
