@@ -210,7 +210,7 @@ async def test_recipe_fields_are_validated_by_name(make_app: MakeApp, monkeypatc
         assert str(form.query_one("#form-error").render()) == ""
         form.query_one("#t-strategy", Select).value = "multi-worker"
         await pilot.pause()
-        assert "strategy: --strategy multi-worker needs TF_CONFIG" in str(form.query_one("#form-error").render())
+        assert "strategy: multi-worker needs TF_CONFIG" in str(form.query_one("#form-error").render())
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]},
                                                     "task": {"type": "worker", "index": 0}}))
         form.query_one("#t-epochs", Input).value = "3"

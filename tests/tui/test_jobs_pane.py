@@ -108,3 +108,37 @@ def test_export_figures_are_those_the_cli_prints() -> None:
         "TFLM arena (CMSIS-NN) derived 40,000 B / configured 41,024 B; measured on the host 43,120 B",
         "accuracy float32 71.20% / int8 70.90% (tflite-micro, 1,000 images) · top-1 agreement 98.50%",
         "fits NUCLEO-F446RE: xcubeai float32 yes, tflm int8 NO"]
+
+
+class EarlyCard(JobCard):
+    """A card whose first progress arrives when it is mounted, before its first layout (as under load)."""
+
+    def on_mount(self) -> None:
+        from textual.widgets._progress_bar import Bar
+
+        super().on_mount()
+        self.width_at_progress = self.query_one(Bar).size.width
+        self.apply(Progress(0.2, "before layout"))
+
+
+async def test_the_bar_draws_the_same_whether_progress_came_before_or_after_layout(make_app: MakeApp,
+                                                                                   model5: Design) -> None:
+    # Textual's Bar rounds a fraction to its half-cells only once it has a width: the jobs snapshot drew a
+    # half cell more or less as load decided whether a card's first progress came before its first layout.
+    from textual.widgets._progress_bar import Bar
+
+    app = make_app(model5, runner=FakeRunner({}))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        early, late = EarlyCard("train-1", "train"), JobCard("train-2", "train")
+        await app.jobs.mount(early, late)
+        await pilot.pause()
+        assert early.width_at_progress == 0  # the case under test: progress before layout
+        width = late.query_one(Bar).size.width
+        assert width > 0
+        late.apply(Progress(0.2, "after layout"))
+        await pilot.pause()
+        early_bar, late_bar = early.query_one(Bar), late.query_one(Bar)
+        assert early_bar.percentage == late_bar.percentage == int(0.2 * 2 * width) / (2 * width)
+        assert early_bar.render_lines(early_bar.region.reset_offset) == \
+            late_bar.render_lines(late_bar.region.reset_offset)

@@ -195,7 +195,7 @@ class TrainFormScreen(CheckedFormScreen[TrainSettings]):
             try:
                 multi_worker_task(os.environ.get("TF_CONFIG"))
             except RunError as exc:
-                raise ValueError(f"strategy: {exc}") from None
+                raise ValueError(f"strategy: {str(exc).removeprefix('--strategy ')}") from None
         augment = str(self.query_one("#t-augment", Select).value)
         return TrainSettings(data=self.query_one("#t-data", Input).value.strip(),
                              recipe=str(self.query_one("#t-recipe", Select).value),

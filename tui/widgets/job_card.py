@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Label, ProgressBar, Static
+from textual.widgets._progress_bar import Bar  # ProgressBar's bar: no public name
 
 from tui.app_words import in_app_words
 from tui.jobs import Finished, JobEvent, Metric, Progress, Queued
@@ -75,6 +76,15 @@ class JobCard(Vertical, can_focus=True):
                 self._show_summary(self.message, ok=False)
             else:
                 self._write(self.message)
+
+    def on_resize(self) -> None:
+        # Textual's Bar rounds the fraction to its half-cells when the fraction is set, and only once it has a
+        # width: a progress event applied before the card's first layout kept 0.2 as it is (6.4 of 32 cells:
+        # a half cell drawn), one applied after got 12/64 (6 cells). Which came first was down to load, so the
+        # same job drew two ways (the jobs snapshot failed under a loaded full-suite run). Setting the
+        # fraction again once sized rounds it the same way every time.
+        bar = self.query_one(Bar)
+        bar.percentage = self.query_one(ProgressBar).percentage
 
     def _title(self) -> Content:
         # Variables, not f-string markup: a job id or a worker's message may hold a design or file name.
