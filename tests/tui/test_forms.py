@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from designer.designfile import save
 from designer.training.protocol import TrainConfig
@@ -281,3 +281,17 @@ async def test_export_shows_and_passes_the_runs_data(make_app: MakeApp, tmp_path
         await pilot.pause()
         (_, _, options), = fake.started
         assert (options["source"], options["data"], options["stedgeai"]) == (str(run), str(data), False)
+
+
+async def test_the_buttons_stay_in_view_at_100x30(make_app: MakeApp) -> None:
+    # The fields scroll; the error, the buttons and the hint under them must not be pushed off the dialog.
+    fake = FakeRunner({kind: [Finished(True, "ok")] for kind in ("train", "export", "search")})
+    for key in ("t", "e", "S"):
+        app = make_app(load_preset("model5"), runner=fake)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press(key)
+            await pilot.pause()
+            dialog = app.screen.query_one(".dialog")
+            for button in app.screen.query(Button):
+                assert button.region.height == 3 and dialog.region.contains_region(button.region), (key, button)

@@ -3,6 +3,7 @@ design as an unsaved one, the job's events and command line, and one real search
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from tui.jobs import FakeRunner, Finished
 from tui.runners import ProcessRunner
 from tui.screens.path_prompt import PathScreen
 from tui.screens.search_form import SearchFormScreen
+from tui.search_cli import add_search_command
 from tui.search_job import Ended, SearchPlan, SearchSettings, SearchTranslator, command_args, finished, plan_for
 from tui.widgets.job_card import JobCard
 from tui.widgets.search_card import SearchCard
@@ -204,6 +206,33 @@ def test_settings_and_command_line(tmp_path: Path) -> None:
     pairs = dict(zip(args[4::2], args[5::2], strict=False))
     assert pairs["--study"] == "s1" and pairs["--runtime"] == "tflm" and pairs["--max-ram"] == str(96 * KIB)
     assert "--residual" in args and "--max-flash" not in args
+    # Batch size, seed and storage only when given: a joined study keeps its own batch size.
+    assert not {"--batch-size", "--seed", "--storage"} & set(args)
+    given = {**options, "batch_size": 16, "seed": 5, "storage": "sqlite:///studies.db"}
+    parser = argparse.ArgumentParser()
+    add_search_command(parser.add_subparsers())
+    parsed = parser.parse_args(command_args(plan, given, "seed.toml", str(tmp_path)))
+    assert (parsed.batch_size, parsed.seed, parsed.storage, parsed.trials) == (16, 5, "sqlite:///studies.db", 4)
+    with pytest.raises(ValueError, match="seed must be in"):
+        SearchSettings(seed=-1)
+    with pytest.raises(ValueError, match="batch size must be at least 1"):
+        SearchSettings(batch_size=0)
+
+
+async def test_the_search_form_passes_batch_size_seed_and_storage(make_app: MakeApp, tmp_path: Path) -> None:
+    runner = FakeRunner({"search": [Finished(True, "ok")]})
+    app = make_app(SMALL, runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await _start_search(pilot, data="cifar10", batch_size="32", seed="9", storage="sqlite:///s.db")
+        (_, _, options), = runner.started
+        assert (options["batch_size"], options["seed"], options["storage"]) == (32, 9, "sqlite:///s.db")
+        await pilot.press("S")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#s-seed", Input).value = "x"
+        await pilot.pause()
+        assert "seed: expected an integer, received 'x'" in str(form.query_one("#form-error").render())
     # A board made in the app is not in the catalogue the command reads: said before anything starts.
     with pytest.raises(ValueError, match="custom board"):
         plan_for(SMALL, {**options, "board": "my board"})

@@ -11,7 +11,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -51,17 +51,18 @@ class SearchFormScreen(CheckedFormScreen[SearchSettings]):
     def compose(self) -> ComposeResult:
         with Vertical(id="search-form", classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            for key, label, placeholder in FIELDS:
-                value = getattr(self.settings, key)
+            with VerticalScroll(id="form-fields"):  # the error and the buttons stay in view below
+                for key, label, placeholder in FIELDS:
+                    value = getattr(self.settings, key)
+                    with Horizontal(classes="form-row"):
+                        yield Label(label, classes="form-label")
+                        yield Input("" if value is None else str(value), id=f"s-{key}", placeholder=placeholder)
                 with Horizontal(classes="form-row"):
-                    yield Label(label, classes="form-label")
-                    yield Input("" if value is None else str(value), id=f"s-{key}", placeholder=placeholder)
-            with Horizontal(classes="form-row"):
-                yield Label("objective", classes="form-label")
-                yield Select([(o, o) for o in OBJECTIVES], value=self.settings.objective, allow_blank=False,
-                             id="s-objective")
-            yield Checkbox("residual: let each conv group be a residual block", value=self.settings.residual,
-                           id="s-residual")
+                    yield Label("objective", classes="form-label")
+                    yield Select([(o, o) for o in OBJECTIVES], value=self.settings.objective, allow_blank=False,
+                                 id="s-objective")
+                yield Checkbox("residual: let each conv group be a residual block", value=self.settings.residual,
+                               id="s-residual")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Search", id="apply", variant="primary")
