@@ -124,9 +124,6 @@ class TrainSettings:
         return {**asdict(self), "resume": self.resume or None}
 
 
-RECIPE_OVERRIDES = ("learning_rate", "augment", "translate", "weight_decay", "label_smoothing")
-"""TrainSettings fields whose None means "the recipe's"."""
-
 OLD_HARD_CODED = {"learning_rate": 1e-3, "augment": False}
 """What the train form sent for these before it followed the recipe: in a settings file from then they are
 the old defaults, not the user's choice, and load as None (the recipe's)."""
