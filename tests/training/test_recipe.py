@@ -97,9 +97,9 @@ def test_shifts_are_whole_pixels_and_translate_zero_is_flips_only() -> None:
     x = rng.permutation(8 * 16 * 16 * 3).astype(np.float32).reshape(8, 16, 16, 3)
     shifted = np.asarray(augmentation(3, 0.25)(x, training=True))
     assert np.isin(shifted, x).all()
-    assert any(not np.array_equal(s, i) and not np.array_equal(s, i[:, ::-1]) for s, i in zip(shifted, x))
+    assert any(not np.array_equal(s, i) and not np.array_equal(s, i[:, ::-1]) for s, i in zip(shifted, x, strict=True))
     flipped = np.asarray(augmentation(3, 0.0)(x, training=True))
-    assert all(np.array_equal(f, i) or np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, x))
+    assert all(np.array_equal(f, i) or np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, x, strict=True))
 
 
 def test_translate_is_a_recipe_setting_checked_by_the_config() -> None:
