@@ -378,12 +378,12 @@ def test_estimate_json_is_strict_at_the_caps(capsys: pytest.CaptureFixture[str],
 
 def test_unexpected_error_exits_1_with_one_line(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import tui.estimate_cli
+    import tui.cli.estimate
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug\nover two lines")
 
-    monkeypatch.setattr(tui.estimate_cli, "estimate", broken)
+    monkeypatch.setattr(tui.cli.estimate, "estimate", broken)
     code, out, err = run(capsys, "estimate", "model5")
     assert (code, out) == (1, "")
     assert err == "cnn-designer: internal error: ZeroDivisionError: a bug over two lines\n"

@@ -19,7 +19,7 @@ from designer.boards import default_board
 from designer.design import Design, DesignError
 from designer.generate import EXTREME_VALUES, every_footprint, footprint_problems, fuzz_case
 from presets import load_preset, preset_ids
-from tui.estimate_cli import estimate_report
+from tui.cli.estimate import estimate_report
 
 PRESETS = [load_preset(p) for p in preset_ids()]
 BOARD = default_board()

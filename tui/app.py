@@ -7,7 +7,7 @@ DesignError and greys the last valid figures, and the layer table marks the fail
 that fails with anything else (a bug) shows as "estimator error: ..." the same way; it never takes the app down.
 
 The installed presets are read-only: a preset opened by id or by a path into the presets folder is an unsaved
-copy (``s`` asks where to save), and no save goes into that folder (see tui.sources). Everything a user typed
+copy (``s`` asks where to save), and no save goes into that folder (see tui.files.sources). Everything a user typed
 or a file held reaches the screen as plain text, never as markup. An unexpected error writes a crash log and
 keeps the unsaved design in the recovery file; ``run_app`` then exits 1 with one line saying where the log is.
 This module and everything it imports stay free of TensorFlow (a test checks sys.modules). It imports only
@@ -61,16 +61,16 @@ from tui.editing import (
     path_label,
     toggle_batchnorm,
 )
-from tui.preferences import latency_budget_ms, remember_latency_budget
-from tui.recovery import RecoveryFile, write_crash_log
+from tui.files.preferences import latency_budget_ms, remember_latency_budget
+from tui.files.recovery import RecoveryFile, write_crash_log
+from tui.files.sources import LOAD_ERRORS, in_presets, load_error_text, read_only_reason, resolve_design
 from tui.screens.main import KEYS, MainScreen, display_keys
-from tui.sources import LOAD_ERRORS, in_presets, load_error_text, read_only_reason, resolve_design
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
 
 if TYPE_CHECKING:
-    from tui.jobs import JobRunner
+    from tui.jobs.events import JobRunner
 
 
 def new_design() -> Design:
@@ -83,7 +83,7 @@ def new_design() -> Design:
 class Places:
     """Where the app reads and writes besides the design file (tests point these at tmp dirs)."""
 
-    state_dir: Path | None = None  # recovery file; None = tui.recovery.state_dir()
+    state_dir: Path | None = None  # recovery file; None = tui.files.recovery.state_dir()
     designs_dir: Path | None = None  # saved designs listed in the notebook view; None = current directory
     runs_dir: Path | None = None  # training runs (runs/*/metrics.json); None = ./runs
 
@@ -120,7 +120,7 @@ class DesignerApp(App[None]):
         """The first unexpected error (None while all is well)."""
         self._matrix_pending = False
         self.runs: dict[tuple[object, ...], RunAccuracy] = {}
-        """Design key (tui.run_index.design_key) -> its latest training run, loaded after the first frame."""
+        """Design key (tui.jobs.run_index.design_key) -> its latest training run, loaded after the first frame."""
 
     # --- state -------------------------------------------------------------------------------------------
 
@@ -179,7 +179,7 @@ class DesignerApp(App[None]):
             self.run_worker(self._load_runs, thread=True, group="runs", exclusive=True, description="runs")
 
     def _load_runs(self) -> None:
-        from tui.run_index import latest_runs
+        from tui.jobs.run_index import latest_runs
 
         try:
             runs = latest_runs(self.runs_dir)
@@ -194,7 +194,7 @@ class DesignerApp(App[None]):
     def _run_of(self, design: Design) -> RunAccuracy | None:
         if not self.runs:
             return None
-        from tui.run_index import design_key
+        from tui.jobs.run_index import design_key
 
         return self.runs.get(design_key(design))
 
@@ -536,7 +536,7 @@ class DesignerApp(App[None]):
         self.apply_edit(design, cursor=0, message=message)
 
     def _remember(self, path: str) -> None:
-        from tui.recent import remember
+        from tui.files.recent import remember
 
         remember(self.recovery.directory, path)
 
@@ -655,7 +655,7 @@ class DesignerApp(App[None]):
             return  # opening replaces the design: only from the designer itself
         from textual.markup import escape
 
-        from tui.open_choices import open_choices
+        from tui.files.open_choices import open_choices
 
         # "Open preset Model5", found by typing "model5"; the palette reads titles as markup, and file names
         # are the user's text.
@@ -674,7 +674,7 @@ def create_app(design: Design | None = None, *, runner: JobRunner | None = None,
                places: Places | None = None, offer_recovery: bool = True) -> DesignerApp:
     """The app factory (tests and the CLI): ``runner`` defaults to one that says no runner is installed."""
     if runner is None:
-        from tui.jobs import UnavailableRunner
+        from tui.jobs.events import UnavailableRunner
 
         runner = UnavailableRunner()
     return DesignerApp(design or new_design(), runner=runner, path=path, board=board,
@@ -688,7 +688,7 @@ def run_app(design: Design | None = None, path: str | None = None, *, runner: Jo
     collector (see DesignerApp._started). ``runner`` defaults to the real one, built when a job first needs it.
     """
     if runner is None:
-        from tui.deferred_runner import DeferredRunner
+        from tui.jobs.deferred import DeferredRunner
 
         runner = DeferredRunner.of_process_runner()
     # A new path that does not exist yet is where the first save goes.

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from designer.boards import Board
     from designer.layers import Layer
     from tui.app import DesignerApp
-    from tui.job_settings import ExportSettings, TrainSettings
+    from tui.files.recovery import Recovered
+    from tui.jobs.settings import ExportSettings, TrainSettings
     from tui.notebook_rows import NotebookRow
-    from tui.recovery import Recovered
 
 
 def edit_layer(app: DesignerApp) -> None:
@@ -141,7 +141,7 @@ def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
 
 def open_file(app: DesignerApp) -> None:
     """Ask for a design file or a preset id (with completion and a list of what there is) and open it."""
-    from tui.open_choices import open_choices
+    from tui.files.open_choices import open_choices
     from tui.screens.open_dialog import OpenScreen
 
     def done(spec: str | None) -> None:
@@ -214,7 +214,7 @@ def train(app: DesignerApp) -> None:
     if app.runner.unavailable_reason("train") is not None:
         app.start_job("train")  # its card says why
         return
-    from tui.job_settings import (
+    from tui.jobs.settings import (
         CIFAR10,
         SettingsStore,
         cifar10_cached,
@@ -247,7 +247,7 @@ def export(app: DesignerApp) -> None:
         return
     from textual.content import Content
 
-    from tui.job_settings import (
+    from tui.jobs.settings import (
         ExportSettings,
         SettingsStore,
         default_out_dir,

@@ -18,7 +18,7 @@ from designer.designfile import load
 from designer.training.runs import best_run_for, list_runs
 from presets import load_preset, preset_ids
 from tui.budget import Settings, estimate_with, footprint_fits, human_bytes
-from tui.sources import LOAD_ERRORS
+from tui.files.sources import LOAD_ERRORS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Design"), ("source", "Source"), ("params", "Params"), ("flash", "Flash"), ("ram", "RAM"),

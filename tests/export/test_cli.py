@@ -17,7 +17,7 @@ from designer.export.protocol import Exported, ExportRequest, Failed, Step
 from designer.training.protocol import Event
 from tests.export.conftest import TINY, Bundle
 from tests.export.test_stedgeai_report import SEED
-from tui.export_cli import add_export_command, add_report_command, run_export_command, run_report_command
+from tui.cli.export import add_export_command, add_report_command, run_export_command, run_report_command
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["designer.export", "designer.export.bundle", "designer.export.csource", "designer.export.evaluate",
            "designer.export.protocol", "designer.export.report", "designer.export.source",
-           "designer.export.stedgeai", "designer.export.worker", "tui.export_cli"]
+           "designer.export.stedgeai", "designer.export.worker", "tui.cli.export"]
 
 
 @pytest.mark.parametrize("module", MODULES)

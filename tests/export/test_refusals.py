@@ -24,7 +24,7 @@ from designer.export.protocol import ExportRequest, Failed
 from designer.outdir import MANIFEST_NAME, check_out_dir, read_manifest
 from designer.training.protocol import Event
 from tests.export.conftest import TINY
-from tui.export_cli import LOG_NAME, WorkerLog, _follow, add_export_command, run_export_command
+from tui.cli.export import LOG_NAME, WorkerLog, _follow, add_export_command, run_export_command
 
 ROOT = Path(__file__).resolve().parents[2]
 

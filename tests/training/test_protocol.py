@@ -103,7 +103,7 @@ def test_bad_configs_name_the_problem(text: str, words: str) -> None:
 
 def test_training_client_side_modules_import_no_tensorflow() -> None:
     code = ("import sys, designer.training, designer.training.protocol, designer.training.runs, "
-            "designer.training.client, designer.training.archives, tui.train_cli; "
+            "designer.training.client, designer.training.archives, tui.cli.train; "
             "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

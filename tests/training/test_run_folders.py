@@ -13,7 +13,7 @@ from designer import designfile
 from designer.training import runs
 from designer.training.checks import DataError
 from designer.training.protocol import TrainConfig
-from tui.train_cli import EXIT_BAD_INPUT, add_train_command, run_train_command
+from tui.cli.train import EXIT_BAD_INPUT, add_train_command, run_train_command
 
 from .conftest import tiny_design, write_npz
 
@@ -230,7 +230,7 @@ def test_a_cancelled_run_says_how_to_resume_it_with_its_data(data: str, command:
     from rich.console import Console
 
     from designer.training.protocol import Finished
-    from tui.train_cli import _View
+    from tui.cli.train import _View
 
     out = io.StringIO()
     _View(Console(file=out, width=300), resume_data=data).show(

@@ -23,7 +23,7 @@ from designer.training.protocol import (
     TrainConfig,
     decode_event,
 )
-from tui.train_cli import EXIT_OK, add_train_command, run_train_command
+from tui.cli.train import EXIT_OK, add_train_command, run_train_command
 
 from .conftest import write_npz
 

@@ -17,8 +17,8 @@ from presets import preset_ids
 from tests.tui.conftest import SIZE, write_run
 from tui.app import DesignerApp
 from tui.editing import bump
-from tui.jobs import FakeRunner, Finished, Log, Metric, Progress
-from tui.recovery import RecoveryFile
+from tui.files.recovery import RecoveryFile
+from tui.jobs.events import FakeRunner, Finished, Log, Metric, Progress
 from tui.screens.board_picker import BoardPickerScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.custom_board import CustomBoardScreen
@@ -245,7 +245,7 @@ def test_no_tensorflow_after_start_and_edits(tmp_path: Path) -> None:
         os.environ["CNN_DESIGNER_STATE_DIR"] = {str(tmp_path)!r}
         from presets import load_preset
         from tui.app import create_app
-        from tui.jobs import FakeRunner, Finished
+        from tui.jobs.events import FakeRunner, Finished
 
         async def main():
             app = create_app(load_preset("model5"), runner=FakeRunner({{"train": [Finished(True)]}}))

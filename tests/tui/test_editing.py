@@ -147,7 +147,7 @@ def test_history_limit(model5: Design) -> None:
 
 
 def test_pure_modules_import_no_textual() -> None:
-    code = ("import sys, tui.editing, tui.jobs, tui.recovery, tui.budget, tui.notebook_rows; "
+    code = ("import sys, tui.editing, tui.jobs.events, tui.files.recovery, tui.budget, tui.notebook_rows; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'tensorflow', 'keras')]; "
             "print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True)

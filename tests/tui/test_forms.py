@@ -22,15 +22,15 @@ from designer.training.recipe import RECIPE_TABLE, resolve_recipe
 from presets import load_preset
 from tests.tui.conftest import SIZE, write_run
 from tui.app import DesignerApp
-from tui.export_cli import add_export_command
-from tui.job_settings import CIFAR10, ExportSettings, TrainSettings
-from tui.jobs import FakeRunner, Finished
+from tui.cli.export import add_export_command
+from tui.cli.search import DEFAULTS as SEARCH_DEFAULTS
+from tui.cli.search import add_search_command
+from tui.cli.train import add_train_command
+from tui.jobs.events import FakeRunner, Finished
+from tui.jobs.search import SearchSettings
+from tui.jobs.settings import CIFAR10, ExportSettings, TrainSettings
 from tui.screens.export_form import ExportFormScreen
 from tui.screens.train_form import TrainFormScreen
-from tui.search_cli import DEFAULTS as SEARCH_DEFAULTS
-from tui.search_cli import add_search_command
-from tui.search_job import SearchSettings
-from tui.train_cli import add_train_command
 
 MakeApp = Callable[..., DesignerApp]
 TRAIN_CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}

@@ -11,9 +11,9 @@ from textual.widgets import Static
 from designer.design import Design
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
-from tui.app_words import in_app_words
-from tui.jobs import FakeRunner, Finished, Log, Progress
-from tui.runners import export_figures
+from tui.jobs.app_words import in_app_words
+from tui.jobs.events import FakeRunner, Finished, Log, Progress
+from tui.jobs.process import export_figures
 from tui.screens.job_log import JobLogScreen
 from tui.widgets.job_card import SHOWN_LINES, JobCard
 

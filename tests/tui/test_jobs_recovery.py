@@ -13,7 +13,8 @@ from presets import load_preset, preset_ids
 from tests.tui.conftest import write_run
 from tui.budget import Settings
 from tui.editing import bump, delete_layer
-from tui.jobs import (
+from tui.files.recovery import RecoveryFile, state_dir
+from tui.jobs.events import (
     FakeRunner,
     Finished,
     JobRunner,
@@ -24,7 +25,6 @@ from tui.jobs import (
     UnavailableRunner,
 )
 from tui.notebook_rows import collect_rows, measured_accuracies, sort_rows, to_markdown
-from tui.recovery import RecoveryFile, state_dir
 
 
 async def _collect(runner: FakeRunner, job_id: str) -> list[object]:

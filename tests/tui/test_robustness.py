@@ -23,8 +23,9 @@ from presets import load_preset
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
 from tui.editing import default_layer
-from tui.jobs import FakeRunner, Finished, Log, Progress
-from tui.recovery import RecoveryFile
+from tui.files.recovery import RecoveryFile
+from tui.files.sources import in_presets, presets_dir, resolve_design
+from tui.jobs.events import FakeRunner, Finished, Log, Progress
 from tui.screens.block_form import BlockFormScreen
 from tui.screens.board_picker import BoardPickerScreen
 from tui.screens.confirm import ConfirmScreen
@@ -35,7 +36,6 @@ from tui.screens.notebook import NotebookScreen
 from tui.screens.open_dialog import OpenScreen
 from tui.screens.path_prompt import PathScreen
 from tui.screens.train_form import TrainFormScreen
-from tui.sources import in_presets, presets_dir, resolve_design
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.job_card import JobCard
 

@@ -1,4 +1,4 @@
-"""The real job runner (tui.runners.ProcessRunner) driven through the app: T and E end to end with the real
+"""The real job runner (tui.jobs.process.ProcessRunner) driven through the app: T and E end to end with the real
 workers on tiny data, a killed worker, the one-at-a-time queue, the forms' memory, and event translation.
 
 The end-to-end tests train a 3-class 16x16 design on 64 random images for one epoch and export an untrained
@@ -27,10 +27,10 @@ from designer.layers import Conv2D, Dense, Flatten, MaxPool
 from designer.training import protocol as tp
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
-from tui.job_settings import SettingsStore, TrainSettings, trained_run_for
-from tui.jobs import FakeRunner, Finished, Log, Metric, Progress, Queued
+from tui.jobs.events import FakeRunner, Finished, Log, Metric, Progress, Queued
+from tui.jobs.process import ProcessRunner, _TrainTranslator, _translate_export
+from tui.jobs.settings import SettingsStore, TrainSettings, trained_run_for
 from tui.notebook_rows import measured_accuracies
-from tui.runners import ProcessRunner, _TrainTranslator, _translate_export
 from tui.screens.export_form import ExportFormScreen
 from tui.screens.train_form import TrainFormScreen
 from tui.widgets.train_curves import TrainCurves
@@ -323,7 +323,7 @@ def test_export_events_translate() -> None:
 def test_runner_modules_load_no_tensorflow() -> None:
     code = textwrap.dedent("""
         import sys
-        import tui.runners, tui.job_settings, tui.screens.train_form, tui.screens.export_form
+        import tui.jobs.process, tui.jobs.settings, tui.screens.train_form, tui.screens.export_form
         print([m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")])
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

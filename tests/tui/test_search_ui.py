@@ -24,12 +24,12 @@ from designer.search.loop import DoneEvent, TrialEvent
 from tests.search.conftest import write_tiny_npz
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
-from tui.jobs import FakeRunner, Finished
-from tui.runners import ProcessRunner
+from tui.cli.search import add_search_command
+from tui.jobs.events import FakeRunner, Finished
+from tui.jobs.process import ProcessRunner
+from tui.jobs.search import Ended, SearchPlan, SearchSettings, SearchTranslator, command_args, finished, plan_for
 from tui.screens.path_prompt import PathScreen
 from tui.screens.search_form import SearchFormScreen
-from tui.search_cli import add_search_command
-from tui.search_job import Ended, SearchPlan, SearchSettings, SearchTranslator, command_args, finished, plan_for
 from tui.widgets.job_card import JobCard
 from tui.widgets.search_card import SearchCard
 
@@ -294,7 +294,7 @@ async def test_a_real_search_through_the_real_runner(make_app: MakeApp, tmp_path
 
 
 def test_the_search_ui_loads_neither_optuna_nor_tensorflow() -> None:
-    code = ("import sys, tui.search_job, tui.screens.search_form, tui.widgets.search_card, tui.runners; "
+    code = ("import sys, tui.jobs.search, tui.screens.search_form, tui.widgets.search_card, tui.jobs.process; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'optuna', 'tensorflow', 'keras', 'sqlalchemy'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])

@@ -12,7 +12,7 @@ from designer.boards import load_catalogue
 from designer.design import Design
 from tests.tui.conftest import SIZE
 from tui.app import DesignerApp
-from tui.jobs import FakeRunner, Finished, Log, Metric, Progress
+from tui.jobs.events import FakeRunner, Finished, Log, Metric, Progress
 from tui.screens.train_form import TrainFormScreen
 
 MakeApp = Callable[..., DesignerApp]

@@ -10,21 +10,21 @@ import sys
 from pathlib import Path
 
 from presets import load_preset
-from tui.deferred_runner import DeferredRunner
-from tui.jobs import FakeRunner, Finished, Progress
+from tui.jobs.deferred import DeferredRunner
+from tui.jobs.events import FakeRunner, Finished, Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NOT_AT_START = ("tui.dialogs", "tui.jobs", "tui.runners", "tui.widgets.job_card", "tui.estimate_cli",
-                "tui.train_cli", "tui.export_cli", "tui.job_settings", "tui.notebook_rows", "tui.search_job",
-                "tui.search_cli", "tui.screens.search_form", "tui.widgets.search_card", "designer.search.loop")
+NOT_AT_START = ("tui.dialogs", "tui.jobs.events", "tui.jobs.process", "tui.widgets.job_card", "tui.cli.estimate",
+                "tui.cli.train", "tui.cli.export", "tui.jobs.settings", "tui.notebook_rows", "tui.jobs.search",
+                "tui.cli.search", "tui.screens.search_form", "tui.widgets.search_card", "designer.search.loop")
 """Modules the first frame does without (each costs start-up time when imported)."""
 
 FIRST_FRAME = """
 import asyncio, json, sys
 from presets import load_preset
 from tui.app import create_app
-from tui.deferred_runner import DeferredRunner
+from tui.jobs.deferred import DeferredRunner
 
 async def main():
     app = create_app(load_preset("model5"), runner=DeferredRunner.of_process_runner())

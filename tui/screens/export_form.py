@@ -19,7 +19,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from designer.footprint import COMPRESSIONS
-from tui.job_settings import CIFAR10, ExportSettings
+from tui.jobs.settings import CIFAR10, ExportSettings
 from tui.screens.checked_form import CheckedFormScreen
 from tui.widgets.form_input import FormInput
 from tui.widgets.state_checkbox import StateCheckbox

@@ -21,7 +21,7 @@ from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
 
 if TYPE_CHECKING:
-    from tui.jobs import JobRunner
+    from tui.jobs.events import JobRunner
 
 KEYS: tuple[tuple[str, str, str, bool], ...] = (
     ("enter", "dialog('edit_layer')", "Edit layer", True),

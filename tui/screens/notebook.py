@@ -20,9 +20,9 @@ from textual.widgets import DataTable, Footer, Label
 
 from designer.boards import Board
 from tui.budget import Settings
+from tui.files.sources import read_only_reason
 from tui.notebook_rows import COLUMNS, NotebookRow, sort_rows, to_markdown
 from tui.screens.path_prompt import PathScreen
-from tui.sources import read_only_reason
 
 
 class NotebookScreen(Screen[NotebookRow | None]):

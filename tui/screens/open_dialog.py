@@ -19,7 +19,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from tui.open_choices import Choice
+from tui.files.open_choices import Choice
 from tui.widgets.form_input import FormInput
 
 _KIND_STYLE = {"recent": "cyan", "design": "green", "model": "yellow", "preset": "magenta"}

@@ -1,5 +1,5 @@
 """The search form (S): the search command's options for a search seeded by the current design; Enter starts
-it as a job (``cnn-designer search --json`` in a child process, see tui.search_job).
+it as a job (``cnn-designer search --json`` in a child process, see tui.jobs.search).
 
 The budget is the app's: its board, runtime, dtype and compression, tightened by max flash / RAM / latency
 if given. Imported when S is first pressed.
@@ -16,8 +16,8 @@ from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from designer.search.objective import OBJECTIVES
+from tui.jobs.search import SearchSettings
 from tui.screens.checked_form import CheckedFormScreen
-from tui.search_job import SearchSettings
 
 if TYPE_CHECKING:
     from tui.app import DesignerApp
@@ -74,7 +74,7 @@ class SearchFormScreen(CheckedFormScreen[SearchSettings]):
 
     def value(self) -> SearchSettings:
         """The form as SearchSettings (ValueError naming the field for anything impossible)."""
-        from tui.search_cli import parse_size
+        from tui.cli.search import parse_size
 
         labels = {key: label for key, label, _ in FIELDS}
 
@@ -119,7 +119,7 @@ def open_search_form(app: DesignerApp) -> None:
     if app.runner.unavailable_reason("search") is not None:
         app.start_job("search")  # its card says why
         return
-    from tui.job_settings import SettingsStore
+    from tui.jobs.settings import SettingsStore
 
     # The train form's dataset is the likeliest one to search on.
     settings = SearchSettings(data=SettingsStore(app.places.state_dir).train().data)

@@ -27,7 +27,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from designer.training.protocol import MIXED_PRECISION, RECIPES, STRATEGIES, TrainConfig
 from designer.training.recipe import RECIPE_TABLE, Recipe, resolve_recipe
 from designer.training.runs import RunError, multi_worker_task
-from tui.job_settings import CIFAR10, TrainSettings
+from tui.jobs.settings import CIFAR10, TrainSettings
 from tui.screens.checked_form import CheckedFormScreen
 from tui.widgets.form_input import FormInput
 

@@ -17,9 +17,9 @@ from textual.content import Content
 from textual.widgets import Label, ProgressBar, Static
 from textual.widgets._progress_bar import Bar  # ProgressBar's bar: no public name
 
-from tui.app_words import in_app_words
-from tui.jobs import Finished, JobEvent, Metric, Progress, Queued
-from tui.jobs import Log as LogEvent
+from tui.jobs.app_words import in_app_words
+from tui.jobs.events import Finished, JobEvent, Metric, Progress, Queued
+from tui.jobs.events import Log as LogEvent
 
 if TYPE_CHECKING:
     from tui.widgets.train_curves import TrainCurves
@@ -53,7 +53,7 @@ class JobCard(Vertical, can_focus=True):
         self.summary = ""
         """The final result (whole, in the app's words), once the job has ended."""
         self.report = ""
-        """A file with the job's full report or log (see tui.jobs.Finished.report)."""
+        """A file with the job's full report or log (see tui.jobs.events.Finished.report)."""
 
     @property
     def metric_values(self) -> list[float]:

@@ -19,7 +19,7 @@ from textual.widgets import Label
 from designer.design import Design
 
 if TYPE_CHECKING:
-    from tui.jobs import JobRunner
+    from tui.jobs.events import JobRunner
     from tui.widgets.job_card import JobCard
 
 ACTIVE = ("queued", "running")
@@ -70,7 +70,7 @@ class JobsPane(Vertical):
 
     def start(self, kind: str, design: Design, options: Mapping[str, object]) -> JobCard:
         """Start a ``kind`` job for ``design`` (or show why it cannot start) and return its card."""
-        from tui.jobs import JobUnavailable
+        from tui.jobs.events import JobUnavailable
         from tui.widgets.job_card import JobCard
 
         reason = self.runner.unavailable_reason(kind)
@@ -97,7 +97,7 @@ class JobsPane(Vertical):
         return card
 
     async def _follow(self, card: JobCard, mounted: Awaitable[None]) -> None:
-        from tui.jobs import Finished
+        from tui.jobs.events import Finished
 
         await mounted
         try:

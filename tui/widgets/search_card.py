@@ -20,9 +20,9 @@ from textual_plotext import PlotextPlot
 
 from designer.search.loop import INFEASIBLE, DoneEvent, TrialEvent
 from designer.search.trainer import COMPLETE, PRUNED
-from tui.jobs import JobEvent, Progress
-from tui.jobs import Log as LogEvent
-from tui.search_job import SearchPlan
+from tui.jobs.events import JobEvent, Progress
+from tui.jobs.events import Log as LogEvent
+from tui.jobs.search import SearchPlan
 from tui.widgets.job_card import STATUS_STYLE, JobCard
 
 AXES = ("flash", "ram")

@@ -24,7 +24,7 @@ from designer.design import Design, DesignError, analyze
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES, Footprint, estimate, format_size
 from presets import load_preset, preset_ids
 from tui.budget import COMPRESSION_INT8_NOTE
-from tui.sources import resolve_design
+from tui.files.sources import resolve_design
 
 
 def _add_estimate_options(parser: argparse.ArgumentParser) -> None:

@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from designer.design import Design, DesignError
-from tui.jobs import JOB_KINDS, Finished, JobEvent, JobUnavailable, Log, Metric, Progress, Queued
-from tui.recovery import state_dir
+from tui.files.recovery import state_dir
+from tui.jobs.events import JOB_KINDS, Finished, JobEvent, JobUnavailable, Log, Metric, Progress, Queued
 
 if TYPE_CHECKING:
     from designer.export import protocol as export_protocol
     from designer.export.client import ExportJob
     from designer.training import protocol as train_protocol
     from designer.training.client import TrainingJob
-    from tui.search_job import SearchPlan, SearchProcess
+    from tui.jobs.search import SearchPlan, SearchProcess
 
 
 @cache
@@ -117,7 +117,7 @@ class ProcessRunner:
             elif kind == "export":
                 self._export_request(job, "check")
             else:
-                from tui.search_job import plan_for
+                from tui.jobs.search import plan_for
 
                 job.plan = plan_for(job.design, job.options)
         except (TypeError, ValueError) as exc:
@@ -215,7 +215,7 @@ class ProcessRunner:
 
     def _export_request(self, job: _Job, source: str) -> export_protocol.ExportRequest:
         from designer.export import protocol as export_protocol
-        from tui.job_settings import default_out_dir
+        from tui.jobs.settings import default_out_dir
 
         values: dict[str, Any] = {**self.export_defaults,
                                   **{k: v for k, v in job.options.items() if k in export_options()}}
@@ -268,7 +268,7 @@ class ProcessRunner:
         """``cnn-designer search --json`` as a child process, seeded by the design as edited."""
         from designer import designfile
         from designer.training.runs import slug
-        from tui.search_job import SearchProcess, SearchTranslator, command_args
+        from tui.jobs.search import SearchProcess, SearchTranslator, command_args
 
         assert job.plan is not None
         job_dir = self._job_dir(job)

@@ -124,7 +124,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 def _new_space(args: argparse.Namespace) -> Any:
     from designer.search.space import family_space, space_from_design
-    from tui.sources import resolve_design
+    from tui.files.sources import resolve_design
 
     if args.seed_design:
         if args.input or args.classes:
@@ -195,7 +195,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 async def _search(args: argparse.Namespace, study: Any, plan: Any, trainer: Any) -> int:
     from designer.search.loop import Search, done_event, event_dict
-    from tui.estimate_cli import console
+    from tui.cli.estimate import console
 
     view = None if args.json else _View(console(), plan)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from designer.keras_import import SUFFIXES as MODEL_SUFFIXES
 from presets import load_preset, preset_ids
-from tui.recent import recent_files
-from tui.sources import LOAD_ERRORS
+from tui.files.recent import recent_files
+from tui.files.sources import LOAD_ERRORS
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from designer.design import Design
 from designer.designfile import load, save
-from tui.sources import LOAD_ERRORS, in_presets, read_only_reason
+from tui.files.sources import LOAD_ERRORS, in_presets, read_only_reason
 
 STATE_DIR_ENV = "CNN_DESIGNER_STATE_DIR"
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from designer.design import Design
 from designer.training.protocol import SEED_LIMIT
-from tui.job_settings import CIFAR10, check_dataset
-from tui.jobs import Finished, Log
+from tui.jobs.events import Finished, Log
+from tui.jobs.settings import CIFAR10, check_dataset
 
 EXIT_CANCELLED = 130
 """The search command's status when it was stopped (Ctrl-C, or the jobs pane's cancel)."""

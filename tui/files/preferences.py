@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tui.sources import in_presets
+from tui.files.sources import in_presets
 
 PREFERENCES_FILE = "preferences.json"
 

@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from tui.sources import in_presets
+from tui.files.sources import in_presets
 
 RECENT_FILE = "recent.json"
 MAX_RECENT = 10

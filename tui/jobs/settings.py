@@ -1,7 +1,7 @@
 """The train and export forms' values: validated dataclasses, remembered between sessions in the state dir.
 
 ``TrainSettings`` and ``ExportSettings`` turn into the ``options`` the app passes to ``JobRunner.start``.
-The last values used are kept in ``<state dir>/job_settings.json`` (see tui.recovery.state_dir), so the next
+The last values used are kept in ``<state dir>/job_settings.json`` (see tui.files.recovery.state_dir), so the next
 T or E opens with them. :func:`trained_run_for` finds the run an export should start from. Nothing here
 imports textual.
 """
@@ -27,8 +27,8 @@ from designer.training.protocol import (
     check_field_types,
 )
 from designer.training.runs import RunSummary, list_runs
-from tui.recovery import state_dir
-from tui.sources import in_presets
+from tui.files.recovery import state_dir
+from tui.files.sources import in_presets
 
 SETTINGS_FILE = "job_settings.json"
 
@@ -308,7 +308,7 @@ class SettingsStore:
 
 def trained_run_for(design: Design, runs_dir: Path) -> RunSummary | None:
     """The best measured run whose design.toml is this very design (same layers, input and classes), or None."""
-    from tui.run_index import completed_runs, design_key
+    from tui.jobs.run_index import completed_runs, design_key
 
     same = [run for run, trained in completed_runs(runs_dir, design.name) if design_key(trained) == design_key(design)]
     return max(same, key=lambda run: run.accuracy or 0.0, default=None)

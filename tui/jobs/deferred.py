@@ -1,6 +1,6 @@
 """A JobRunner that builds the real one on first use.
 
-The command line opens the app with the real runner (``tui.runners.ProcessRunner``), but its imports (the job
+The command line opens the app with the real runner (``tui.jobs.process.ProcessRunner``), but its imports (the job
 events, the worker clients and protocols: ~10 ms) would hold up the app's first frame for jobs that may never
 run. Wrapped in a DeferredRunner they wait until a job is started (or a key asks whether one can be).
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from designer.design import Design
 
 if TYPE_CHECKING:
-    from tui.jobs import JobEvent, JobRunner
+    from tui.jobs.events import JobEvent, JobRunner
 
 
 class DeferredRunner:
@@ -27,7 +27,7 @@ class DeferredRunner:
     def of_process_runner(cls) -> DeferredRunner:
         """The real runner (worker processes), deferred."""
         def build() -> JobRunner:
-            from tui.runners import ProcessRunner
+            from tui.jobs.process import ProcessRunner
 
             return ProcessRunner()
         return cls(build)

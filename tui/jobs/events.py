@@ -2,7 +2,7 @@
 
 The app never runs a job itself. It calls ``runner.start(kind, design, options)`` and reads
 ``runner.events(job_id)``, an async stream of the plain event dataclasses below, ending with Finished.
-The real runner (``tui.runners.ProcessRunner``: the training and export workers as child processes) is the
+The real runner (``tui.jobs.process.ProcessRunner``: the training and export workers as child processes) is the
 app's default; ``UnavailableRunner`` says plainly that a kind cannot run, and ``FakeRunner`` replays scripted
 events for tests.
 Nothing here imports textual.
@@ -64,7 +64,7 @@ class Finished:
 
 
 JobEvent = Queued | Progress | Log | Metric | Finished | Any
-"""Anything a job's event stream yields: these, and a search job's own plain-data events (tui.search_job), which
+"""Anything a job's event stream yields: these, and a search job's own plain-data events (tui.jobs.search), which
 only its card reads (other cards ignore what they do not know)."""
 
 

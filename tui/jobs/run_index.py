@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from designer.design import Design
 from designer.designfile import load
 from tui.budget import RunAccuracy
-from tui.sources import LOAD_ERRORS
+from tui.files.sources import LOAD_ERRORS
 
 if TYPE_CHECKING:
     from designer.training.runs import RunSummary

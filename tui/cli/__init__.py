@@ -1,13 +1,17 @@
 """The ``cnn-designer`` command: ``presets``, ``boards`` and ``estimate`` (rich tables, or ``--json`` for
-scripts), ``train``, ``export`` and ``report``; with no subcommand, a design file or ``--preset ID``, it opens
-the Textual app.
+scripts), ``train``, ``export``, ``report``, ``import`` and ``search``; with no subcommand, a design file or
+``--preset ID``, it opens the Textual app.
+
+This package's top is the entry (``main``, the console script's target, and ``python -m tui.cli``): the parser,
+"did you mean", ``--version`` and the exit-status rules. Each subcommand lives in its own module, imported only
+when its command runs: ``tui.cli.estimate`` (presets, boards, estimate), ``tui.cli.train``, ``tui.cli.export``
+(export, report), ``tui.cli.import_model`` (import; ``import`` itself is a keyword) and ``tui.cli.search``.
 
 Bad input (unknown preset or board, malformed design file, impossible layer, bad option) exits 2 with one
 line on stderr and no traceback; any other error (a failure after starting, or a bug) exits 1 with one line
 ``cnn-designer: internal error: ...``. Nothing on these paths imports TensorFlow (a test checks it), and textual is
-only imported when the app opens. This module imports little at its top: opening the app pauses the garbage
-collector first (see ``main``), and the subcommands live in their own modules (``tui.estimate_cli``,
-``tui.train_cli``, ``tui.export_cli``).
+only imported when the app opens. This module imports little at its top (every subcommand module imports it
+first, as their package): opening the app pauses the garbage collector first (see ``main``).
 """
 
 from __future__ import annotations
@@ -56,11 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar=_COMMAND_LIST, prog=PROG)
     # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
     # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
-    from tui.estimate_cli import add_estimate_commands
-    from tui.export_cli import add_export_command, add_report_command
-    from tui.import_cli import add_import_command
-    from tui.search_cli import add_search_command
-    from tui.train_cli import add_train_command
+    from tui.cli.estimate import add_estimate_commands
+    from tui.cli.export import add_export_command, add_report_command
+    from tui.cli.import_model import add_import_command
+    from tui.cli.search import add_search_command
+    from tui.cli.train import add_train_command
 
     add_estimate_commands(sub)
     add_train_command(sub)
@@ -130,7 +134,7 @@ def open_app(design: str | None, preset: str | None) -> int:
     if design is not None and preset is not None:
         raise UsageError(f"{PROG}: give a design file or --preset, not both")
     from designer.design import DesignError, analyze
-    from tui.sources import resolve_design
+    from tui.files.sources import resolve_design
 
     loaded: Design | None = None
     path: str | None = None
@@ -169,22 +173,22 @@ def _run(args_list: list[str], command: bool) -> int:
         if command:
             args = build_parser().parse_args(args_list)
             if args.command == "train":
-                from tui.train_cli import run_train_command
+                from tui.cli.train import run_train_command
 
                 return run_train_command(args)
             if args.command == "search":
-                from tui.search_cli import run_search_command
+                from tui.cli.search import run_search_command
 
                 return run_search_command(args)
             if args.command in ("export", "report"):
-                from tui.export_cli import run_export_command, run_report_command
+                from tui.cli.export import run_export_command, run_report_command
 
                 return (run_export_command if args.command == "export" else run_report_command)(args)
             if args.command == "import":
-                from tui.import_cli import run_import_command
+                from tui.cli.import_model import run_import_command
 
                 return run_import_command(args)
-            from tui.estimate_cli import HANDLERS, console
+            from tui.cli.estimate import HANDLERS, console
 
             return HANDLERS[args.command](args, console())
         app_args = build_app_parser().parse_args(args_list)
@@ -222,6 +226,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         gc.enable()
 
-
-if __name__ == "__main__":
-    sys.exit(main())
