@@ -122,7 +122,8 @@ async def bench_edits(edits: int, gap_s: float = 0.04) -> tuple[list[float], lis
 
     from designer.boards import load_catalogue
     from designer.generate import deep_design
-    from tui.app import Places, create_app
+    from tui.app import create_app
+    from tui.files.places import Places
 
     design = deep_design(100)
     with tempfile.TemporaryDirectory() as tmp:

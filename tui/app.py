@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,7 @@ from tui.editing import (
     path_label,
     toggle_batchnorm,
 )
+from tui.files.places import Places
 from tui.files.preferences import latency_budget_ms, remember_latency_budget
 from tui.files.recovery import RecoveryFile, write_crash_log
 from tui.files.sources import LOAD_ERRORS, in_presets, load_error_text, read_only_reason, resolve_design
@@ -77,15 +78,6 @@ def new_design() -> Design:
     """The design a bare ``cnn-designer`` starts with: one conv group and a dense head."""
     head: list[Layer] = [Flatten(group="head"), Dense(units=10, activation="softmax", group="head")]
     return Design(name="untitled", layers=tuple(block_layers(BlockSpec(), "conv group 1")) + tuple(head))
-
-
-@dataclass
-class Places:
-    """Where the app reads and writes besides the design file (tests point these at tmp dirs)."""
-
-    state_dir: Path | None = None  # recovery file; None = tui.files.recovery.state_dir()
-    designs_dir: Path | None = None  # saved designs listed in the notebook view; None = current directory
-    runs_dir: Path | None = None  # training runs (runs/*/metrics.json); None = ./runs
 
 
 class DesignerApp(App[None]):

@@ -2,7 +2,8 @@
 designer screen and applies the answer through the app's own methods (edits, board, files, jobs, quit).
 
 The app imports this module when a dialog first opens, and each function imports its own screen, so start-up
-pays for none of them.
+pays for none of them. The dialogs know the app only as a ``tui.host.Host`` (the members they use), never by
+importing tui.app: that would be an import circle.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from tui.editing import (
 if TYPE_CHECKING:
     from designer.boards import Board
     from designer.layers import Layer
-    from tui.app import DesignerApp
     from tui.files.recovery import Recovered
+    from tui.host import Host
     from tui.jobs.settings import ExportSettings, TrainSettings
     from tui.notebook_rows import NotebookRow
 
 
-def edit_layer(app: DesignerApp) -> None:
+def edit_layer(app: Host) -> None:
     """The form for the selected row: the layer's own, or the residual block's on its header, add or identity
     shortcut row."""
     target = app.target
@@ -53,7 +54,7 @@ def edit_layer(app: DesignerApp) -> None:
     app.push_screen(LayerFormScreen(app.design, path), done)
 
 
-def edit_residual(app: DesignerApp) -> None:
+def edit_residual(app: Host) -> None:
     """The form for the residual block under the cursor (its add's activation, its shortcut, its group)."""
     from designer.layers import Residual
     from tui.screens.residual_form import ResidualEditScreen
@@ -71,7 +72,7 @@ def edit_residual(app: DesignerApp) -> None:
     app.push_screen(ResidualEditScreen(app.design, path), done)
 
 
-def add_layer(app: DesignerApp) -> None:
+def add_layer(app: Host) -> None:
     """The menu of layer kinds (a conv group, a residual block) to insert below the selected row."""
     from tui.screens.add_menu import BLOCK, RESIDUAL, AddMenuScreen
 
@@ -89,7 +90,7 @@ def add_layer(app: DesignerApp) -> None:
     app.push_screen(AddMenuScreen(), chosen)
 
 
-def add_conv_group(app: DesignerApp) -> None:
+def add_conv_group(app: Host) -> None:
     """The form for a conv group to insert below the selected row."""
     from tui.screens.block_form import BlockFormScreen
 
@@ -102,7 +103,7 @@ def add_conv_group(app: DesignerApp) -> None:
     app.push_screen(BlockFormScreen(), done)
 
 
-def add_residual(app: DesignerApp) -> None:
+def add_residual(app: Host) -> None:
     """The form for a residual block to insert below the selected row."""
     from designer.layers import Residual
     from tui.screens.residual_form import ResidualFormScreen
@@ -116,7 +117,7 @@ def add_residual(app: DesignerApp) -> None:
     app.push_screen(ResidualFormScreen(app.design, at), done)
 
 
-def pick_board(app: DesignerApp) -> None:
+def pick_board(app: Host) -> None:
     """The board picker (which also takes a custom board)."""
     from tui.screens.board_picker import BoardPickerScreen
 
@@ -128,7 +129,7 @@ def pick_board(app: DesignerApp) -> None:
     app.push_screen(BoardPickerScreen(app.boards, app.board, footprint, app.settings.describe()), done)
 
 
-def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
+def save_as(app: Host, then: Callable[[], None] | None = None) -> None:
     """Ask for a path, save there, then call ``then`` (if the save worked)."""
     from tui.screens.path_prompt import PathScreen
 
@@ -139,7 +140,7 @@ def save_as(app: DesignerApp, then: Callable[[], None] | None = None) -> None:
     app.push_screen(PathScreen("Save the design as", default), done)
 
 
-def open_file(app: DesignerApp) -> None:
+def open_file(app: Host) -> None:
     """Ask for a design file or a preset id (with completion and a list of what there is) and open it."""
     from tui.files.open_choices import open_choices
     from tui.screens.open_dialog import OpenScreen
@@ -151,7 +152,7 @@ def open_file(app: DesignerApp) -> None:
     app.push_screen(OpenScreen(choices, app.path or ""), done)
 
 
-def latency_budget(app: DesignerApp) -> None:
+def latency_budget(app: Host) -> None:
     """Ask for the latency budget in milliseconds ("none" goes back to the board's, if any)."""
     from tui.screens.path_prompt import PathScreen
 
@@ -176,7 +177,7 @@ def latency_budget(app: DesignerApp) -> None:
                                placeholder="e.g. 100, or none"), done)
 
 
-def offer_recovery(app: DesignerApp, recovered: Recovered) -> None:
+def offer_recovery(app: Host, recovered: Recovered) -> None:
     """Offer to restore the unsaved design a killed session left in the recovery file."""
     from tui.screens.confirm import ConfirmScreen
 
@@ -195,7 +196,7 @@ def offer_recovery(app: DesignerApp, recovered: Recovered) -> None:
         [("r", "Restore"), ("d", "Discard")], cancel_key="d"), answer)
 
 
-def notebook(app: DesignerApp) -> None:
+def notebook(app: Host) -> None:
     """All presets and saved designs side by side."""
     from tui.notebook_rows import collect_rows
     from tui.screens.notebook import NotebookScreen
@@ -209,7 +210,7 @@ def notebook(app: DesignerApp) -> None:
     app.push_screen(NotebookScreen(rows, app.board, app.settings), done)
 
 
-def train(app: DesignerApp) -> None:
+def train(app: Host) -> None:
     """Ask for the training settings (remembered from last time), then train the design as a job."""
     if app.runner.unavailable_reason("train") is not None:
         app.start_job("train")  # its card says why
@@ -240,7 +241,7 @@ def train(app: DesignerApp) -> None:
                                     runs=runs, cifar10_note=cifar10_note()), done)
 
 
-def export(app: DesignerApp) -> None:
+def export(app: Host) -> None:
     """Ask for the output folder, board, compression and data, then export the design (or its run) as a job."""
     if app.runner.unavailable_reason("export") is not None:
         app.start_job("export")  # its card says why
@@ -281,7 +282,7 @@ def export(app: DesignerApp) -> None:
                                      datasets=find_datasets(app.places.designs_dir or Path.cwd())), done)
 
 
-def memory(app: DesignerApp) -> None:
+def memory(app: Host) -> None:
     """The memory view: the activation bytes alive per layer as bars, the peak named."""
     from tui.screens.memory import MemoryScreen
 
@@ -293,7 +294,7 @@ def memory(app: DesignerApp) -> None:
     app.push_screen(MemoryScreen(budget.footprint, app.board, app.settings.describe(), names))
 
 
-def show_help(app: DesignerApp) -> None:
+def show_help(app: Host) -> None:
     """The key-binding overlay."""
     from tui.screens.help import HelpScreen
     from tui.screens.main import KEYS, display_keys
@@ -301,7 +302,7 @@ def show_help(app: DesignerApp) -> None:
     app.push_screen(HelpScreen([(display_keys(keys), text) for keys, _, text, _ in KEYS]))
 
 
-def confirm_quit(app: DesignerApp) -> None:
+def confirm_quit(app: Host) -> None:
     """Ask whether to save the unsaved changes, quit without them, or stay."""
     from tui.screens.confirm import ConfirmScreen
 

@@ -12,7 +12,8 @@ import pytest
 from designer.boards import Board, load_catalogue
 from designer.design import Design
 from presets import load_preset
-from tui.app import DesignerApp, Places, create_app
+from tui.app import DesignerApp, create_app
+from tui.files.places import Places
 
 SIZE = (160, 48)
 """The terminal size every Pilot and snapshot test uses."""

@@ -4,7 +4,7 @@ report.md, a run's worker.log), as plain text; Escape goes back."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,8 +13,35 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-if TYPE_CHECKING:
-    from tui.widgets.job_card import JobCard
+
+class LoggedJob(Protocol):
+    """What the screen shows of a job card (tui.widgets.job_card.JobCard, which imports this screen: naming
+    the card here, even for typing, would be an import circle)."""
+
+    @property
+    def kind(self) -> str:
+        """The job's kind (train, export, search)."""
+        ...
+
+    @property
+    def job_id(self) -> str:
+        """The runner's id for the job."""
+        ...
+
+    @property
+    def status(self) -> str:
+        """Where the job stands (queued, running, done, failed...)."""
+        ...
+
+    @property
+    def lines(self) -> list[str]:
+        """Every log line the job wrote."""
+        ...
+
+    @property
+    def report(self) -> str:
+        """The job's report or log file ("" when none)."""
+        ...
 
 MAX_REPORT_CHARS = 200_000
 """A report or log longer than this shows its end (a long training's worker.log)."""
@@ -36,7 +63,7 @@ class JobLogScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,enter", "close", "Close")]
 
-    def __init__(self, card: JobCard) -> None:
+    def __init__(self, card: LoggedJob) -> None:
         super().__init__()
         self.card = card
 

@@ -20,7 +20,7 @@ from tui.jobs.search import SearchSettings
 from tui.screens.checked_form import CheckedFormScreen
 
 if TYPE_CHECKING:
-    from tui.app import DesignerApp
+    from tui.host import Host
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("data", "dataset", "cifar10, or an image folder / .tar.gz / .zip / .npz"),
@@ -114,7 +114,7 @@ class SearchFormScreen(CheckedFormScreen[SearchSettings]):
             storage=text("storage"))
 
 
-def open_search_form(app: DesignerApp) -> None:
+def open_search_form(app: Host) -> None:
     """Ask for the search's settings, then start it as a job on the design as edited."""
     if app.runner.unavailable_reason("search") is not None:
         app.start_job("search")  # its card says why
