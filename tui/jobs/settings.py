@@ -152,6 +152,8 @@ def find_datasets(folder: Path, limit: int = 200) -> list[str]:
     """Data sets in ``folder`` (not below it): .npz files, .tar.gz/.tgz/.tar/.zip archives and image folders
     (a ``train`` folder inside), as paths relative to ``folder`` when it is the current folder; at most
     ``limit`` entries are looked at, so a huge folder costs nothing."""
+    from designer.training.archives import is_archive  # the suffixes the loader extracts; tarfile/zipfile load here
+
     found: list[str] = []
     try:
         entries = sorted(itertools.islice(folder.iterdir(), limit))
@@ -160,7 +162,7 @@ def find_datasets(folder: Path, limit: int = 200) -> list[str]:
     for entry in entries:
         name = entry.name.lower()
         try:
-            if entry.is_file() and (name.endswith(".npz") or name.endswith(ARCHIVES)):
+            if entry.is_file() and (name.endswith(".npz") or is_archive(name)):
                 found.append(entry)
             elif entry.is_dir() and (entry / "train").is_dir():
                 found.append(entry)
@@ -168,10 +170,6 @@ def find_datasets(folder: Path, limit: int = 200) -> list[str]:
             continue
     here = Path.cwd()
     return [str(p.relative_to(here)) if p.is_relative_to(here) else str(p) for p in found]
-
-
-ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
-"""designer.training.archives.ARCHIVE_SUFFIXES."""
 
 
 def run_data(run_dir: Path) -> str:
