@@ -120,6 +120,7 @@ async def test_the_dataset_field_offers_what_is_here(make_app: MakeApp, tmp_path
     here = tmp_path / "designs"
     (here / "cats" / "train" / "a").mkdir(parents=True)
     (here / "small.npz").write_bytes(b"")
+    (here / "pets.tar.gz").write_bytes(b"")  # an archive kind the loader extracts
     (here / "notes.txt").write_text("not data")
     app = make_app(load_preset("model0"), runner=runner())
     async with app.run_test(size=SIZE) as pilot:
@@ -127,7 +128,7 @@ async def test_the_dataset_field_offers_what_is_here(make_app: MakeApp, tmp_path
         await pilot.press("t")
         form = app.screen
         assert isinstance(form, TrainFormScreen)
-        assert form.datasets == [str(here / "cats"), str(here / "small.npz")]
+        assert form.datasets == [str(here / "cats"), str(here / "pets.tar.gz"), str(here / "small.npz")]
         assert form.query_one("#t-data", Input).value == str(here / "cats")  # not cifar10, which fails offline
         help_text = str(form.query_one("#t-data-help", Static).render())
         assert "small.npz" in help_text and "cifar10: downloaded by Keras on first use" in help_text
