@@ -149,7 +149,9 @@ class DesignerApp(App[None]):
         return MainScreen(self.runner, on_mounted=self._first_draw)
 
     def _first_draw(self) -> None:
-        self.refresh_view()
+        # As after an edit: the current estimate now, the other three runtime x dtype cells (and the first
+        # import of the TFLM estimator, ~5 ms) right after the first frame.
+        self.refresh_view(edit=True)
         self.table.focus()
         if self.offer_recovery:
             self._offer_recovery()
@@ -192,7 +194,8 @@ class DesignerApp(App[None]):
 
     def refresh_view(self, *, edit: bool = False) -> None:
         """Recompute the counters from the design and redraw the table, the panel and the title. After an
-        ``edit`` the panel's runtime × dtype matrix (three more estimates) is filled in after the frame."""
+        ``edit`` (and for the first frame) the panel's runtime × dtype matrix (three more estimates) is filled
+        in after the frame."""
         try:
             budget = compute_budget(self.design, self.board, self.settings, self.last_valid, matrix=not edit)
         except Exception as exc:  # noqa: BLE001 - an estimator bug must not take the user's edits down with it

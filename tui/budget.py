@@ -208,13 +208,16 @@ def estimate_with(design: Design, settings: Settings) -> Footprint:
 def provisional_matrix(previous: Budget | None, settings: Settings, footprint: Footprint,
                        board: Board) -> tuple[Cell, ...]:
     """Until the matrix is estimated again: ``previous``'s cells marked stale, the current one fresh (the
-    previous matrix as it is when the figures did not change, e.g. an edit that made the design invalid)."""
-    if previous is None or not previous.matrix:
-        return ()
-    if previous.footprint == footprint:
+    previous matrix as it is when the figures did not change, e.g. an edit that made the design invalid).
+    Without a previous matrix (the first frame) the other cells are blank and stale."""
+    if previous is not None and previous.matrix and previous.footprint == footprint:
         return previous.matrix
     current = Cell(settings.runtime, settings.dtype, footprint.flash_bytes, footprint.ram_bytes,
                    footprint_fits(footprint, board))
+    if previous is None or not previous.matrix:
+        return tuple(current if (runtime, dtype) == (current.runtime, current.dtype)
+                     else Cell(runtime, dtype, None, None, False, stale=True)
+                     for runtime in RUNTIMES for dtype in DTYPES)
     return tuple(current if (c.runtime, c.dtype) == (current.runtime, current.dtype) else replace(c, stale=True)
                  for c in previous.matrix)
 

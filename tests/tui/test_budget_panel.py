@@ -162,3 +162,27 @@ async def test_an_edit_fills_the_matrix_in_after_its_frame(make_app: MakeApp, mo
         await pilot.pause()
         assert app.budget.matrix == compute_budget(app.design, app.board, app.settings).matrix
         assert not any(c.stale for c in app.budget.matrix)
+
+
+async def test_the_first_frame_fills_the_matrix_in_after_it(make_app: MakeApp, model5: Design) -> None:
+    app = make_app(model5)
+    drawn: list[tuple[object, ...]] = []
+    first_draw = app._first_draw
+
+    def spy() -> None:
+        first_draw()
+        assert app.budget is not None
+        drawn.append(app.budget.matrix)
+
+    app._first_draw = spy  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # The first frame: the current runtime x dtype estimated, the three others blank until right after it.
+        (matrix,) = drawn
+        current = [c for c in matrix if (c.runtime, c.dtype) == ("xcubeai", "float32")]
+        others = [c for c in matrix if (c.runtime, c.dtype) != ("xcubeai", "float32")]
+        assert len(current) == 1 and not current[0].stale and current[0].flash_bytes is not None
+        assert len(others) == 3 and all(c.stale and c.flash_bytes is None for c in others)
+        assert app.budget is not None
+        assert app.budget.matrix == compute_budget(app.design, app.board, app.settings).matrix
+        assert "–" not in panel_text(app).split("flash/RAM")[1].split("\n\n")[0]

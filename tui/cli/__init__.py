@@ -95,8 +95,22 @@ def version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    # argparse's own "version" action needs the string when the parser is built; looking the installed
+    # version up (importlib.metadata scans the installed distributions) costs ~10 ms of every app start, so
+    # it is done only when --version is given.
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> NoReturn:
+        print(f"{PROG} {version()}")  # on stdout, as argparse's own version action prints it
+        parser.exit()
+
+
 def _add_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
+    parser.add_argument("--version", action=_VersionAction)
 
 
 _UNKNOWN_NAME = (
