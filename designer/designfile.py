@@ -18,8 +18,6 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from designer.design import (
     MAX_SIZE,
     Design,
@@ -293,6 +291,8 @@ def loads_bytes(data: bytes, *, source: str = "<bytes>", default_name: str = "de
 
 def dumps(design: Design) -> str:
     """The TOML text of a design."""
+    import tomli_w  # here, not at the top: only saving writes TOML, and the app's start-up reads only
+
     return tomli_w.dumps(design_to_dict(design))
 
 

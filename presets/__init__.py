@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 from designer.design import Design, DesignError
 from designer.designfile import loads
 
+PRESETS_DIR = Path(__file__).parent
+"""Where the preset files are installed: package data beside this module, as plain files (importlib.resources
+would also read them from a zip archive, which no install makes, at ~2.5 ms of every app start for its import)."""
+
 
 def preset_ids() -> list[str]:
     """Preset ids in notebook order: model0 … model13."""
-    names = [p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".toml")]
+    names = [p.name[:-5] for p in PRESETS_DIR.iterdir() if p.name.endswith(".toml")]
     return sorted(names, key=lambda n: (len(n), n))
 
 
@@ -19,5 +23,5 @@ def load_preset(preset_id: str) -> Design:
     key = preset_id.lower()
     if key not in preset_ids():
         raise DesignError(f"unknown preset '{preset_id}'; known presets: {', '.join(preset_ids())}")
-    text = resources.files(__name__).joinpath(f"{key}.toml").read_text(encoding="utf-8")
+    text = (PRESETS_DIR / f"{key}.toml").read_text(encoding="utf-8")
     return loads(text, source=f"preset {key}", default_name=key)

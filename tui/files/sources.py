@@ -5,12 +5,11 @@ writes (a save, the recovery file, the notebook table, settings, an export) may 
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from designer import designfile
 from designer.design import Design, DesignError
-from presets import load_preset, preset_ids
+from presets import PRESETS_DIR, load_preset, preset_ids
 
 LOAD_ERRORS: tuple[type[Exception], ...] = (DesignError, ValueError, RecursionError, OverflowError)
 """What reading a design file may raise. The loader's contract is DesignError; the others are what the
@@ -29,7 +28,7 @@ def load_error_text(path: str | Path, error: Exception) -> str:
 @cache
 def presets_dir() -> Path:
     """The installed presets folder, resolved (symlinks followed)."""
-    return Path(str(resources.files("presets"))).resolve()
+    return PRESETS_DIR.resolve()
 
 
 def in_presets(path: str | Path) -> bool:
