@@ -11,6 +11,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from designer.layers import LAYER_TYPES
+from tui.screens import DIALOG_CSS
 
 BLOCK = "block"
 """The menu choice that opens the conv-group form instead of inserting one layer."""
@@ -20,6 +21,8 @@ RESIDUAL = "residual"
 
 class AddMenuScreen(ModalScreen[str | None]):
     """Dismisses with a layer kind, BLOCK, RESIDUAL, or None when cancelled."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

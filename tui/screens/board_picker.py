@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Label
 from designer.boards import Board, FitResult, fits
 from designer.footprint import Footprint
 from tui.budget import human_bytes
+from tui.screens import DIALOG_CSS
 from tui.screens.custom_board import CustomBoardScreen
 
 COLUMNS = ("Board", "Verdict", "Flash margin", "RAM margin", "Flash", "RAM", "Core", "Clock", "MCU")
@@ -44,6 +45,8 @@ def tightest_share(fit: FitResult) -> float:
 
 class BoardPickerScreen(ModalScreen[Board | None]):
     """Dismisses with the chosen board, or None when cancelled."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),

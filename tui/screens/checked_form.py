@@ -17,11 +17,15 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from tui.screens import DIALOG_CSS
+
 ResultT = TypeVar("ResultT")
 
 
 class CheckedFormScreen(ModalScreen[ResultT | None]):
     """Base of the app's small forms (train, export, conv group, custom board)."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
                 Binding("enter", "enter", "Apply", show=False, priority=True)]

@@ -10,10 +10,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from tui.screens import DIALOG_CSS
+
 
 class ConfirmScreen(ModalScreen[str]):
     """Dismisses with the chosen answer's key; Escape answers ``cancel_key``. ``text`` is plain text (it holds
     design names and paths), never markup."""
+
+    CSS_PATH = DIALOG_CSS
 
     def __init__(self, title: str, text: str, answers: list[tuple[str, str]], *, cancel_key: str) -> None:
         super().__init__()

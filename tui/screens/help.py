@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from tui.screens import DIALOG_CSS
+
 
 def key_table(bindings: list[tuple[str, str]]) -> Table:
     """Keys and descriptions as a two-column table."""
@@ -22,6 +24,8 @@ def key_table(bindings: list[tuple[str, str]]) -> Table:
 
 class HelpScreen(ModalScreen[None]):
     """Shows ``bindings`` ((keys, description) pairs); any of Escape, ? or q closes it."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 

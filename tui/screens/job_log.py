@@ -13,6 +13,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from tui.screens import DIALOG_CSS
+
 
 class LoggedJob(Protocol):
     """What the screen shows of a job card (tui.widgets.job_card.JobCard, which imports this screen: naming
@@ -60,6 +62,8 @@ def report_text(path: str) -> str:
 
 class JobLogScreen(ModalScreen[None]):
     """Shows ``card``'s whole log and its report file."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape,q,enter", "close", "Close")]
 

@@ -28,6 +28,7 @@ from designer.design import Design, DesignError, analyze, analyze_stack
 from designer.designfile import layer_from_dict
 from designer.layers import ACTIVATIONS, PADDINGS, Item, Layer, LayerShapeError
 from tui.editing import Where, input_shape_at, insert_layers, item, path_label, replace_layer
+from tui.screens import DIALOG_CSS
 from tui.screens.checked_form import enter_applies
 from tui.widgets.form_input import FormInput
 
@@ -112,6 +113,8 @@ def validate(design: Design, where: Where, data: dict[str, Any]) -> tuple[Layer 
 class LayerFormScreen(ModalScreen[Layer | None]):
     """Edit the layer at ``where`` (an index or a tree path) of ``design``; dismisses with the new layer, or None
     when cancelled."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
                 Binding("enter", "enter", "Apply", show=False, priority=True)]

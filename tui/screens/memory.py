@@ -19,6 +19,7 @@ from textual.widgets import Label, Static
 from designer.boards import Board
 from designer.footprint import Footprint, LayerFootprint
 from tui.budget import human_bytes
+from tui.screens import DIALOG_CSS
 
 BAR_WIDTH = 48
 
@@ -57,6 +58,8 @@ def memory_lines(footprint: Footprint, board: Board, names: dict[int, str] | Non
 
 class MemoryScreen(ModalScreen[None]):
     """The memory view over the designer; Escape (or M) closes it."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape,M,q", "close", "Close")]
 

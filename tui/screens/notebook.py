@@ -22,11 +22,14 @@ from designer.boards import Board
 from tui.budget import Settings
 from tui.files.sources import read_only_reason
 from tui.notebook_rows import COLUMNS, NotebookRow, sort_rows, to_markdown
+from tui.screens import DIALOG_CSS
 from tui.screens.path_prompt import PathScreen
 
 
 class NotebookScreen(Screen[NotebookRow | None]):
     """A sortable table of NotebookRows; dismisses with the row Enter picked, or None (Escape)."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [
         Binding("escape,N", "back", "Back"),

@@ -20,6 +20,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui.files.open_choices import Choice
+from tui.screens import DIALOG_CSS
 from tui.widgets.form_input import FormInput
 
 _KIND_STYLE = {"recent": "cyan", "design": "green", "model": "yellow", "preset": "magenta"}
@@ -33,6 +34,8 @@ def _prompt(choice: Choice) -> Content:
 
 class OpenScreen(ModalScreen[str | None]):
     """Dismisses with a preset id or a path to open, or None when cancelled."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "to_list", "List", show=False)]
 

@@ -10,11 +10,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui.screens import DIALOG_CSS
 from tui.widgets.form_input import FormInput
 
 
 class PathScreen(ModalScreen[str | None]):
     """Dismisses with the typed path, or None when cancelled or empty."""
+
+    CSS_PATH = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
