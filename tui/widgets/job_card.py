@@ -34,6 +34,59 @@ class JobCard(Vertical, can_focus=True):
 
     BINDINGS = [Binding("enter", "open_log", "Full log", show=False)]
 
+    # Here, not in tui/app.tcss: parsed when the first card mounts, not for the app's first frame. The order
+    # matters (a focused queued card keeps its queued border).
+    DEFAULT_CSS = """
+    JobCard {
+        height: auto;
+        border: round $panel;
+        padding: 0 1;
+    }
+
+    JobCard.-failed, JobCard.-unavailable {
+        border: round $error;
+    }
+
+    JobCard.-done {
+        border: round $success;
+    }
+
+    JobCard:focus {
+        border: round $accent;
+    }
+
+    JobCard .job-lines {
+        height: auto;
+        color: $text-muted;
+    }
+
+    JobCard .job-summary {
+        height: auto;
+    }
+
+    JobCard ProgressBar {
+        height: 1;
+    }
+
+    JobCard.-queued {
+        border: round $primary;
+    }
+
+    JobCard .job-progress {
+        height: auto;
+        color: $text-muted;
+    }
+
+    JobCard .job-curves {
+        height: 9;
+    }
+
+    JobCard .curve {
+        width: 1fr;
+        height: 9;
+    }
+    """
+
     def __init__(self, job_id: str, kind: str, *, status: str = "running", message: str = "") -> None:
         super().__init__(classes=f"job -{status}")
         self.job_id = job_id

@@ -41,6 +41,20 @@ def _kib(value: int | None, digits: int = 1) -> str:
 class SearchCard(JobCard):
     """Applies a search job's events; ``trials`` holds every trial event of this job, oldest first."""
 
+    DEFAULT_CSS = """
+    SearchCard .search-counts, SearchCard .search-best {
+        height: 1;
+    }
+
+    SearchCard .search-scatter {
+        height: 12;
+    }
+
+    SearchCard:focus {
+        border: round $accent;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open_best", "Open the best design"),
                                              Binding("l", "open_log", "Full log"),
                                              Binding("v", "switch_axis", "Scatter vs flash / RAM")]
