@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from tui.widgets.budget_panel import BudgetPanel
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.layer_table import LayerTable
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from tui.jobs.events import JobRunner
@@ -96,7 +97,7 @@ class MainScreen(Screen[None]):
         self.query_one(Footer).compact = event.size.width < COMPACT_FOOTER_BELOW
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="body"):
             yield LayerTable(id="layers")
             with Vertical(id="side"):
