@@ -74,6 +74,10 @@ if TYPE_CHECKING:
     from tui.jobs.events import JobRunner
 
 
+APP_SWITCH_INTERVAL_S = 0.001
+"""The interpreter's thread switch interval while the app runs (see run_app)."""
+
+
 def new_design() -> Design:
     """The design a bare ``cnn-designer`` starts with: one conv group and a dense head."""
     head: list[Layer] = [Flatten(group="head"), Dense(units=10, activation="softmax", group="head")]
@@ -688,11 +692,19 @@ def run_app(design: Design | None = None, path: str | None = None, *, runner: Jo
         runner = DeferredRunner.of_process_runner()
     # A new path that does not exist yet is where the first save goes.
     app = create_app(design, runner=runner, path=path)
+    # Textual hands each frame to its writer thread, and key presses come in on its input thread: each waits
+    # for the GIL while the main thread works, by default up to 5 ms (the switch interval). The first frame
+    # is followed by more work (the matrix's other cells, the footer's keys), so it reached the terminal ~5 ms
+    # after it was drawn. 1 ms keeps output and input prompt; only these threads contend, so nothing slows.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(APP_SWITCH_INTERVAL_S)
     try:
         app.run()
     except Exception as exc:  # noqa: BLE001 - outside the message loop (the driver, the terminal): same report
         if app.crashed is None:
             app.crashed, app.crash_log = exc, write_crash_log(exc, app.recovery.directory)
+    finally:
+        sys.setswitchinterval(interval)
     if app.crashed is None and not app.return_code:
         return 0
     print(crash_line(app.crashed, app.crash_log), file=sys.stderr)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from presets import load_preset
 from tui.jobs.deferred import DeferredRunner
 from tui.jobs.events import FakeRunner, Finished, Progress
@@ -64,3 +66,18 @@ async def test_deferred_runner_builds_the_runner_once_when_a_job_needs_it() -> N
     runner.cancel(job_id)
     assert len(built) == 1 and built[0].started == [("train", design, {"epochs": 1})]
     assert runner.runner is built[0]
+
+
+def test_the_app_runs_with_a_short_thread_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual's writer and input threads wait for the GIL while the main thread works: up to the switch
+    # interval (5 ms by default) per frame written or key read. run_app shortens it for the app's run only.
+    import sys
+
+    from tui.app import APP_SWITCH_INTERVAL_S, DesignerApp, run_app
+
+    seen: list[float] = []
+    monkeypatch.setattr(DesignerApp, "run", lambda self: seen.append(sys.getswitchinterval()))
+    before = sys.getswitchinterval()
+    assert before > APP_SWITCH_INTERVAL_S
+    assert run_app(load_preset("model5"), runner=FakeRunner({})) == 0
+    assert seen == [APP_SWITCH_INTERVAL_S] and sys.getswitchinterval() == before
