@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from designer.boards import USER_BOARDS_ENV
 from designer.design import analyze
@@ -413,6 +415,40 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == f"cnn-designer {version('cnn-designer')}"
+
+
+_WORDS = ["--preset", "--preset=", "--preset=model5", "--preset=-x", "model5", "Model5", "d.toml", "my design.toml",
+          "-", "-x", "--", "", "--pre", "--version", "-h", "=", "--preset=a=b", "é.toml"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_WORDS), max_size=3))
+def test_the_apps_quick_reading_of_a_line_is_argparses(words: list[str]) -> None:
+    # Opening the app the usual ways skips argparse (tui.cli.app_arguments); wherever it reads a line, the
+    # app's argparse parser must read it the same, and it must leave every other line to argparse.
+    from tui.cli import app_arguments
+    from tui.cli.parsers import build_app_parser
+
+    quick = app_arguments(words)
+    if quick is None:
+        return
+    parsed = build_app_parser().parse_args(words)
+    assert quick == (parsed.design, parsed.preset)
+
+
+def test_the_usual_lines_open_the_app_without_argparse() -> None:
+    from tui.cli import app_arguments
+
+    assert app_arguments([]) == (None, None)
+    assert app_arguments(["d.toml"]) == ("d.toml", None)
+    assert app_arguments(["--preset", "model5"]) == (None, "model5")
+    assert app_arguments(["--preset=model5"]) == (None, "model5")
+    for other in (["--help"], ["--version"], ["a", "b"], ["--preset"], ["--pre", "model5"], ["-x"]):
+        assert app_arguments(other) is None
+    code = ("import sys, tui.cli; assert tui.cli.app_arguments(['--preset', 'model5']) == (None, 'model5'); "
+            "print('argparse' in sys.modules, 'tui.cli.parsers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.split() == ["False", "False"]
 
 
 @pytest.mark.parametrize("argv, suggestion", [

@@ -2,8 +2,9 @@
 scripts), ``train``, ``export``, ``report``, ``import`` and ``search``; with no subcommand, a design file or
 ``--preset ID``, it opens the Textual app.
 
-This package's top is the entry (``main``, the console script's target, and ``python -m tui.cli``): the parser,
-"did you mean", ``--version`` and the exit-status rules. Each subcommand lives in its own module, imported only
+This package's top is the entry (``main``, the console script's target, and ``python -m tui.cli``): "did you
+mean" and the exit-status rules; the argparse parsers are ``tui.cli.parsers``, which opening the app the usual
+ways does without (``app_arguments``). Each subcommand lives in its own module, imported only
 when its command runs: ``tui.cli.estimate`` (presets, boards, estimate), ``tui.cli.train``, ``tui.cli.export``
 (export, report), ``tui.cli.import_model`` (import; ``import`` itself is a keyword) and ``tui.cli.search``.
 
@@ -16,13 +17,12 @@ first, as their package): opening the app pauses the garbage collector first (se
 
 from __future__ import annotations
 
-import argparse
 import gc
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from designer.design import Design
@@ -39,78 +39,21 @@ class UsageError(Exception):
     """Bad command-line input; the message is the one line printed on stderr."""
 
 
-class _Parser(argparse.ArgumentParser):
-    # argparse prints the usage block and exits on a bad option; we want the house rule instead (one line on
-    # stderr, exit 2), raised so main() reports it like every other bad input. Subparsers inherit this class.
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The subcommand parser (``presets``, ``boards``, ``estimate``, ``train``, ``export``, ``report``)."""
-    parser = _Parser(
-        prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {_COMMAND_LIST} ...",
-        description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
-                    "(a design file or preset id), on --preset ID, or on an empty design.",
-    )
-    _add_version(parser)
-    # prog: each subcommand's usage reads "cnn-designer train ...", not the top-level usage (two lines of its
-    # own) with the subcommand appended to it.
-    sub = parser.add_subparsers(dest="command", metavar=_COMMAND_LIST, prog=PROG)
-    # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
-    # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
-    from tui.cli.estimate import add_estimate_commands
-    from tui.cli.export import add_export_command, add_report_command
-    from tui.cli.import_model import add_import_command
-    from tui.cli.search import add_search_command
-    from tui.cli.train import add_train_command
-
-    add_estimate_commands(sub)
-    add_train_command(sub)
-    add_export_command(sub)
-    add_report_command(sub)
-    add_import_command(sub)
-    add_search_command(sub)
-    return parser
-
-
-def build_app_parser() -> argparse.ArgumentParser:
-    """The parser for opening the app: ``cnn-designer [DESIGN] [--preset ID]``."""
-    parser = _Parser(prog=PROG, description="Open the cnn-designer app.")
-    parser.add_argument("design", nargs="?", metavar="DESIGN", help="a design file path or a preset id")
-    parser.add_argument("--preset", metavar="ID", help="open a copy of a preset (see `cnn-designer presets`)")
-    _add_version(parser)
-    return parser
-
-
-def version() -> str:
-    """The installed package's version (``unknown`` when run from a tree that was never installed)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    try:
-        return package_version(PROG)
-    except PackageNotFoundError:
-        return "unknown"
-
-
-class _VersionAction(argparse.Action):
-    # argparse's own "version" action needs the string when the parser is built; looking the installed
-    # version up (importlib.metadata scans the installed distributions) costs ~10 ms of every app start, so
-    # it is done only when --version is given.
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="show the program's version number and exit")
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> NoReturn:
-        print(f"{PROG} {version()}")  # on stdout, as argparse's own version action prints it
-        parser.exit()
-
-
-def _add_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action=_VersionAction)
+def app_arguments(args_list: Sequence[str]) -> tuple[str | None, str | None] | None:
+    """``(design, preset)`` for the usual ways of opening the app, read without argparse (whose import, with
+    gettext's, is ~2 ms of the app's start-up): nothing, ``DESIGN``, ``--preset ID`` or ``--preset=ID``.
+    None for any other line (an option, --help, two designs, a value that starts with "-"): tui.cli.parsers
+    reads it, with argparse's errors and help. Where both read a line, they read it alike (a test checks)."""
+    match list(args_list):
+        case []:
+            return None, None
+        case [design] if not design.startswith("-"):
+            return design, None
+        case ["--preset", preset] if preset and not preset.startswith("-"):
+            return None, preset
+        case [option] if option.startswith("--preset=") and option != "--preset=":
+            return None, option.removeprefix("--preset=")
+    return None
 
 
 _UNKNOWN_NAME = (
@@ -185,6 +128,8 @@ def _run(args_list: list[str], command: bool) -> int:
 
     try:
         if command:
+            from tui.cli.parsers import build_parser
+
             args = build_parser().parse_args(args_list)
             if args.command == "train":
                 from tui.cli.train import run_train_command
@@ -205,6 +150,11 @@ def _run(args_list: list[str], command: bool) -> int:
             from tui.cli.estimate import HANDLERS, console
 
             return HANDLERS[args.command](args, console())
+        simple = app_arguments(args_list)
+        if simple is not None:
+            return open_app(*simple)
+        from tui.cli.parsers import build_app_parser
+
         app_args = build_app_parser().parse_args(args_list)
         return open_app(app_args.design, app_args.preset)
     except SystemExit as exc:  # --help
