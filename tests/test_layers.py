@@ -231,6 +231,18 @@ def test_summaries() -> None:
 def test_layers_are_frozen_and_every_kind_is_registered() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Conv2D(filters=8).filters = 16  # type: ignore[misc]
+    # Every kind, those that only reuse their base's dataclass included (designer.layers._same_fields): frozen
+    # fields, value equality within a kind and never across kinds, a hash that follows equality, its own repr.
+    required: dict[str, dict[str, object]] = {"conv2d": {"filters": 8}, "dense": {"units": 4}}
+    for kind, cls in LAYER_TYPES.items():
+        a, b = cls(group="g", **required.get(kind, {})), cls(group="g", **required.get(kind, {}))
+        assert dataclasses.is_dataclass(a) and a == b and hash(a) == hash(b) and a is not b
+        assert a != dataclasses.replace(a, group="h") and repr(a).startswith(f"{cls.__name__}(group='g'")
+        for f in dataclasses.fields(a):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(a, f.name, getattr(a, f.name))
+        others = [c(group="g") for k, c in LAYER_TYPES.items() if k != kind and k not in required]
+        assert all(a != other for other in others)
     assert set(LAYER_TYPES) == {"conv2d", "depthwise_conv2d", "batchnorm", "activation", "maxpool", "avgpool",
                                 "dropout", "spatial_dropout", "flatten", "global_avg_pool", "dense"}
 
