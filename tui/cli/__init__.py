@@ -24,20 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.cli.common import COMMANDS, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, PROG, UsageError
+
 if TYPE_CHECKING:
     from designer.design import Design
 
-PROG = "cnn-designer"
-COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import", "search")
-_COMMAND_LIST = "{" + ",".join(COMMANDS) + "}"
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is the one line printed on stderr."""
-
+__all__ = ["COMMANDS", "PROG", "UsageError", "app_arguments", "did_you_mean", "main", "open_app"]
 
 def app_arguments(args_list: Sequence[str]) -> tuple[str | None, str | None] | None:
     """``(design, preset)`` for the usual ways of opening the app, read without argparse (whose import, with

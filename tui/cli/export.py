@@ -37,8 +37,8 @@ from designer.export.source import ExportError
 from designer.export.stedgeai import AnalyzeReport, ReportParseError, load_report
 from designer.footprint import COMPRESSIONS
 from designer.training.protocol import Event
+from tui.cli.common import PROG
 
-PROG = "cnn-designer"
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 

@@ -17,8 +17,8 @@ from typing import Any
 from designer import designfile
 from designer.design import DesignError, analyze
 from designer.keras_import import SUFFIXES, keras_count_params, read_keras_design
+from tui.cli.common import PROG
 
-PROG = "cnn-designer"
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 

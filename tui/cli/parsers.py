@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from tui.cli import _COMMAND_LIST, PROG, UsageError
+from tui.cli.common import COMMAND_LIST, PROG, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,14 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The subcommand parser (``presets``, ``boards``, ``estimate``, ``train``, ``export``, ``report``)."""
     parser = Parser(
         prog=PROG,
-        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {_COMMAND_LIST} ...",
+        usage=f"{PROG} [DESIGN | --preset ID]\n       {PROG} {COMMAND_LIST} ...",
         description="Design small image CNNs for STM32 boards. With no subcommand, opens the app on DESIGN "
                     "(a design file or preset id), on --preset ID, or on an empty design.",
     )
     _add_version(parser)
     # prog: each subcommand's usage reads "cnn-designer train ...", not the top-level usage (two lines of its
     # own) with the subcommand appended to it.
-    sub = parser.add_subparsers(dest="command", metavar=_COMMAND_LIST, prog=PROG)
+    sub = parser.add_subparsers(dest="command", metavar=COMMAND_LIST, prog=PROG)
     # Imported here, not at the top: opening the app never builds this parser, and these modules (tables,
     # protocols, clients, progress bars) would cost the app's start-up ~50 ms.
     from tui.cli.estimate import add_estimate_commands
