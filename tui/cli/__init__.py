@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "PROG", "UsageError", "app_arguments", "did_you_mean", "main", "open_app"]
 
+
 def app_arguments(args_list: Sequence[str]) -> tuple[str | None, str | None] | None:
     """``(design, preset)`` for the usual ways of opening the app, read without argparse (whose import, with
     gettext's, is ~2 ms of the app's start-up): nothing, ``DESIGN``, ``--preset ID`` or ``--preset=ID``.
