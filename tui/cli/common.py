@@ -6,6 +6,7 @@ PROG = "cnn-designer"
 COMMANDS = ("presets", "boards", "estimate", "train", "export", "report", "import", "search")
 COMMAND_LIST = "{" + ",".join(COMMANDS) + "}"
 """The subcommands as argparse's usage lists them."""
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -37,10 +37,7 @@ from designer.export.source import ExportError
 from designer.export.stedgeai import AnalyzeReport, ReportParseError, load_report
 from designer.footprint import COMPRESSIONS
 from designer.training.protocol import Event
-from tui.cli.common import PROG
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+from tui.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, PROG
 
 EventRunner = Callable[[ExportRequest], Iterator[Event]]
 """Runs an export and yields its events (the real one spawns the worker; tests pass a fake)."""
@@ -224,10 +221,10 @@ def run_export_command(args: argparse.Namespace, runner: EventRunner | None = No
                        log if runner is None else None)
     except KeyboardInterrupt:  # the worker got the same SIGINT and removes its scratch folder
         _fail("interrupted; no bundle was written")
-        return EXIT_FAILED
+        return EXIT_FAILURE
     except Exception as exc:  # a bug of ours, or the worker could not start: one line, never a traceback
         _fail(f"the export failed: {type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        return EXIT_FAILURE
 
 
 def _follow(events: Iterator[Event], args: argparse.Namespace, target: Path, log: WorkerLog | None) -> int:
@@ -237,7 +234,7 @@ def _follow(events: Iterator[Event], args: argparse.Namespace, target: Path, log
     def failed(reason: str) -> int:
         saved = log.save(target) if log is not None else None
         _fail(reason if saved is None or str(saved) in reason else f"{reason} (worker log: {saved})")
-        return EXIT_FAILED
+        return EXIT_FAILURE
 
     for event in events:
         if isinstance(event, Step) and not args.json:
@@ -314,7 +311,7 @@ def run_report_command(args: argparse.Namespace) -> int:
         report = load_report(_report_path(path))
     except ReportParseError as exc:
         print(f"{PROG} report: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -17,10 +17,7 @@ from typing import Any
 from designer import designfile
 from designer.design import DesignError, analyze
 from designer.keras_import import SUFFIXES, keras_count_params, read_keras_design
-from tui.cli.common import PROG
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+from tui.cli.common import EXIT_FAILURE, PROG
 
 
 def add_import_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,7 +49,7 @@ def run_import_command(args: argparse.Namespace) -> int:
     if keras_params != params:
         print(f"{PROG}: {args.model}: the design counts {params:,} params but Keras' count_params() is "
               f"{keras_params:,}; nothing written", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_FAILURE
     designfile.save(imported.design, out)
     design = imported.design
     h, w, c = design.input_shape

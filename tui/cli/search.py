@@ -27,11 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from designer.footprint import COMPRESSIONS, DTYPES, RUNTIMES
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_CANCELLED = 130
+from tui.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 
 DEFAULTS: dict[str, Any] = {"board": None, "runtime": "xcubeai", "dtype": "float32", "compression": "high",
                             "max_flash": None, "max_ram": None, "max_latency_ms": None, "objective": "accuracy",
@@ -225,7 +221,7 @@ async def _search(args: argparse.Namespace, study: Any, plan: Any, trainer: Any)
         await search.run()
     except Exception as exc:  # a trial that could not start (the data vanished, a full disk): one line, exit 1
         _err(f"{type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        return EXIT_FAILURE
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -239,10 +235,10 @@ async def _search(args: argparse.Namespace, study: Any, plan: Any, trainer: Any)
         view.done(done)
     if search.stopped:
         print(f"stopped; continue with: {_continue_command(args, plan)}", file=sys.stderr)
-        return EXIT_CANCELLED
+        return EXIT_INTERRUPTED
     if search.failures_in_a_row:
         _err(f"stopped after {search.failures_in_a_row} training failures in a row; last: {search.last_failure}")
-        return EXIT_FAILED
+        return EXIT_FAILURE
     return EXIT_OK
 
 

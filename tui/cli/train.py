@@ -40,11 +40,7 @@ from designer.training.protocol import (
 )
 from designer.training.protocol import Progress as ProgressEvent
 from designer.training.runs import RunError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_CANCELLED = 130
+from tui.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 
 
 def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -162,8 +158,8 @@ async def _train(config: TrainConfig, *, json_lines: bool, console: Console, err
         await job.wait()
     final = job.final
     if isinstance(final, Finished):
-        return EXIT_OK if final.ok else EXIT_CANCELLED
-    return EXIT_FAILED
+        return EXIT_OK if final.ok else EXIT_INTERRUPTED
+    return EXIT_FAILURE
 
 
 _FLAGS = {"learning_rate": "--lr", "out_dir": "--out"}
